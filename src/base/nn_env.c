@@ -1,0 +1,26 @@
+/* The one table of environment variables nnrun reads. `nnrun --help` prints it; README copies it. */
+#include "nn_base.h"
+
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+
+const nn_env_var nn_env_vars[] = {
+    {"NN_DEVICE", "OpenCL device: cpu, gpu, P:D (platform:device index) or part of its name; "
+                  "unset: first GPU, else first CPU"},
+    {"NN_DATA", "folder holding the data sets (default: data/ in the source tree)"},
+    {"NN_CACHE", "folder for compiled kernels (default: $XDG_CACHE_HOME/nnrun or ~/.cache/nnrun)"},
+    {"NN_CL_DIR", "load kernels from this folder of .cl files instead of the copies built in "
+                  "(for editing kernels without rebuilding)"},
+    {"NN_VERBOSE", "1: log kernel builds, cache hits and memory plans on stderr"},
+    {NULL, NULL},
+};
+
+const char *nn_env(const char *name) {
+  int declared = 0;
+  for (const nn_env_var *v = nn_env_vars; v->name; v++) declared |= strcmp(v->name, name) == 0;
+  assert(declared && "every NN_ variable must be declared in nn_env_vars");
+  (void)declared;
+  const char *value = getenv(name);
+  return value && *value ? value : NULL;
+}

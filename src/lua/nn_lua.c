@@ -1,0 +1,59 @@
+/* nn_lua: module registry, error raising and the process's device for the bindings. */
+#include "nn_lua.h"
+
+#include "nn_base.h"
+#include "nn_cl.h"
+
+static const luaL_Reg modules[] = {
+    {"nn._core", nn_lua_open_core},
+    {"nn._tensor", nn_lua_open_tensor},
+    {"nn._data", nn_lua_open_data},
+    {"nn._plot", nn_lua_open_plot},
+    {NULL, NULL},
+};
+
+void nn_lua_preload(lua_State *L) {
+  luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
+  for (const luaL_Reg *m = modules; m->name; m++) {
+    lua_pushcfunction(L, m->func);
+    lua_setfield(L, -2, m->name);
+  }
+  lua_pop(L, 1);
+}
+
+int nn_lua_raise(lua_State *L) {
+  /* Level 1 is the C function itself; luaL_where(L, 1) names the Lua line that called it. The Lua
+   * library wraps some calls, so it may instead re-raise at the user's level (lua/nn/util.lua). */
+  luaL_where(L, 1);
+  lua_pushstring(L, nn_error());
+  lua_concat(L, 2);
+  return lua_error(L);
+}
+
+static const char setup_error_key[] = "nn.setup_error";
+
+int nn_lua_raise_setup(lua_State *L) {
+  lua_pushboolean(L, 1);
+  lua_setfield(L, LUA_REGISTRYINDEX, setup_error_key);
+  return nn_lua_raise(L);
+}
+
+int nn_lua_had_setup_error(lua_State *L) {
+  lua_getfield(L, LUA_REGISTRYINDEX, setup_error_key);
+  int had = lua_toboolean(L, -1);
+  lua_pop(L, 1);
+  return had;
+}
+
+/* One device per process: scripts do not choose devices, NN_DEVICE does. */
+static nn_cl *process_cl;
+
+nn_cl *nn_lua_cl(lua_State *L) {
+  if (!process_cl && nn_cl_open(&process_cl, nn_env("NN_DEVICE"), false) != 0) nn_lua_raise_setup(L);
+  return process_cl;
+}
+
+void nn_lua_close_cl(void) {
+  nn_cl_close(process_cl);
+  process_cl = NULL;
+}

@@ -1,0 +1,125 @@
+/* nn._core: what the Lua library needs from the runtime itself: version, device, environment,
+ * clocks and atomic files. */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "nn_base.h"
+#include "nn_cl.h"
+#include "nn_gemm.h"
+#include "nn_lua.h"
+#include "nn_version.h"
+
+static int core_version(lua_State *L) {
+  lua_pushstring(L, NN_VERSION);
+  return 1;
+}
+
+static int core_git_commit(lua_State *L) {
+  lua_pushstring(L, NN_GIT_COMMIT);
+  return 1;
+}
+
+static void push_device(lua_State *L, const nn_device_info *d) {
+  lua_createtable(L, 0, 10);
+  lua_pushstring(L, d->name), lua_setfield(L, -2, "name");
+  lua_pushstring(L, d->platform_name), lua_setfield(L, -2, "platform");
+  lua_pushstring(L, nn_cl_type_name(d->type)), lua_setfield(L, -2, "type");
+  lua_pushstring(L, d->driver), lua_setfield(L, -2, "driver");
+  lua_pushstring(L, d->version), lua_setfield(L, -2, "version");
+  lua_pushinteger(L, (lua_Integer)d->global_mem), lua_setfield(L, -2, "global_mem");
+  lua_pushinteger(L, (lua_Integer)d->max_alloc), lua_setfield(L, -2, "max_alloc");
+  lua_pushinteger(L, d->compute_units), lua_setfield(L, -2, "compute_units");
+  lua_pushfstring(L, "%d:%d", d->platform, d->index), lua_setfield(L, -2, "id");
+}
+
+/* device() -> table describing the device NN_DEVICE selects (opening it). */
+static int core_device(lua_State *L) {
+  nn_cl *cl = nn_lua_cl(L);
+  push_device(L, nn_cl_device(cl));
+  lua_pushstring(L, nn_gemm_engine(cl)), lua_setfield(L, -2, "gemm");
+  return 1;
+}
+
+/* devices() -> list of every OpenCL device, without opening any. */
+static int core_devices(lua_State *L) {
+  nn_device_info *list;
+  int n;
+  if (nn_cl_list_devices(&list, &n) != 0) return nn_lua_raise_setup(L);
+  lua_createtable(L, n, 0);
+  for (int i = 0; i < n; i++) {
+    push_device(L, &list[i]);
+    lua_rawseti(L, -2, i + 1);
+  }
+  free(list);
+  return 1;
+}
+
+/* stats() -> live/peak device bytes and kernel builds of the process's device. */
+static int core_stats(lua_State *L) {
+  nn_cl_stats s = nn_cl_get_stats(nn_lua_cl(L));
+  lua_createtable(L, 0, 5);
+  lua_pushinteger(L, (lua_Integer)s.live_bytes), lua_setfield(L, -2, "live_bytes");
+  lua_pushinteger(L, (lua_Integer)s.peak_bytes), lua_setfield(L, -2, "peak_bytes");
+  lua_pushinteger(L, (lua_Integer)s.live_buffers), lua_setfield(L, -2, "live_buffers");
+  lua_pushinteger(L, s.programs_built), lua_setfield(L, -2, "programs_built");
+  lua_pushinteger(L, s.programs_cached), lua_setfield(L, -2, "programs_cached");
+  return 1;
+}
+
+/* env(name) -> value of a declared NN_ variable, or nil. */
+static int core_env(lua_State *L) {
+  const char *name = luaL_checkstring(L, 1);
+  for (const nn_env_var *v = nn_env_vars; v->name; v++)
+    if (strcmp(v->name, name) == 0) {
+      const char *value = nn_env(name);
+      value ? lua_pushstring(L, value) : lua_pushnil(L);
+      return 1;
+    }
+  return luaL_error(L, "env: '%s' is not an nnrun variable (see nnrun --help)", name);
+}
+
+static int core_seconds(lua_State *L) {
+  lua_pushnumber(L, nn_seconds());
+  return 1;
+}
+
+/* write_file(path, string): atomic (temp file, fsync, rename). */
+static int core_write_file(lua_State *L) {
+  size_t len;
+  const char *path = luaL_checkstring(L, 1);
+  const char *data = luaL_checklstring(L, 2, &len);
+  if (nn_file_write_atomic(path, data, len) != 0) return nn_lua_raise(L);
+  return 0;
+}
+
+/* mkdirs(path): mkdir -p. */
+static int core_mkdirs(lua_State *L) {
+  if (nn_mkdirs(luaL_checkstring(L, 1)) != 0) return nn_lua_raise(L);
+  return 0;
+}
+
+/* setup_error(message): raise an error that makes nnrun exit with status 2. */
+static int core_setup_error(lua_State *L) {
+  nn_fail("%s", luaL_checkstring(L, 1));
+  return nn_lua_raise_setup(L);
+}
+
+/* is_tty(fd) -> whether stdout (1) or stderr (2) is a terminal, for progress bars. */
+static int core_is_tty(lua_State *L) {
+  lua_pushboolean(L, isatty((int)luaL_optinteger(L, 1, 1)));
+  return 1;
+}
+
+int nn_lua_open_core(lua_State *L) {
+  static const luaL_Reg fns[] = {
+      {"version", core_version},     {"git_commit", core_git_commit}, {"device", core_device},
+      {"devices", core_devices},     {"stats", core_stats},           {"env", core_env},
+      {"seconds", core_seconds},     {"write_file", core_write_file}, {"mkdirs", core_mkdirs},
+      {"setup_error", core_setup_error}, {"is_tty", core_is_tty},     {NULL, NULL},
+  };
+  luaL_newlib(L, fns);
+  lua_pushstring(L, NN_SOURCE_ROOT);
+  lua_setfield(L, -2, "source_root");
+  return 1;
+}

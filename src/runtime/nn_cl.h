@@ -1,0 +1,114 @@
+/* nn_cl: the OpenCL runtime. Devices, one context with an in-order queue, buffers with accounting,
+ * and kernels built from the cl/ families (embedded at build time) once per process and cached on
+ * disk across runs. No Lua here: errors come back as nn_fail() messages that name the operation,
+ * e.g. "allocate 'fc1.weight' (3.1 MB): CL_OUT_OF_RESOURCES".
+ */
+#ifndef NN_CL_H
+#define NN_CL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <CL/cl.h>
+
+/* One OpenCL device as found on the machine. */
+typedef struct nn_device_info {
+  int platform;               /* platform index, as clGetPlatformIDs lists them */
+  int index;                  /* device index within its platform */
+  cl_platform_id platform_id;
+  cl_device_id id;
+  cl_device_type type;        /* CL_DEVICE_TYPE_CPU, _GPU, ... */
+  char name[256];             /* "pthread-haswell-AMD EPYC 9R14" */
+  char platform_name[128];    /* "Portable Computing Language" */
+  char driver[128];           /* driver version, part of the kernel-cache key */
+  char version[128];          /* "OpenCL 3.0 PoCL ..." */
+  uint64_t global_mem;        /* bytes */
+  uint64_t max_alloc;         /* largest single buffer, bytes */
+  uint64_t local_mem;         /* bytes of __local memory per work-group */
+  size_t max_work_group;      /* largest work-group */
+  unsigned compute_units;
+  unsigned base_align;        /* CL_DEVICE_MEM_BASE_ADDR_ALIGN in bytes, for sub-buffer offsets */
+} nn_device_info;
+
+/* Lists every device of every platform. *devices is malloc'd (free it); 0 devices is not an error
+ * here, the caller decides. */
+int nn_cl_list_devices(nn_device_info **devices, int *count);
+
+/* "CPU", "GPU", "accelerator" or "other". */
+const char *nn_cl_type_name(cl_device_type type);
+
+/* Picks a device by NN_DEVICE's grammar: NULL or "" (first GPU, else first CPU), "cpu", "gpu",
+ * "P:D" (platform and device index) or a case-insensitive substring of the device name.
+ * On no match it fails with a message listing what exists. */
+int nn_cl_select(const char *spec, const nn_device_info *devices, int count, int *chosen);
+
+/* The name of an OpenCL (or CLBlast) status code: "CL_OUT_OF_RESOURCES". */
+const char *nn_cl_error_name(int status);
+
+/* If status is not CL_SUCCESS: nn_fail("<what>: CL_NAME (code)") and return -1; else 0. */
+int nn_cl_check(cl_int status, const char *what);
+
+typedef struct nn_cl nn_cl;
+
+/* Statistics, for logs, tests and bench/. */
+typedef struct nn_cl_stats {
+  size_t live_bytes;       /* device memory held by live buffers */
+  size_t peak_bytes;       /* highest live_bytes so far */
+  size_t live_buffers;
+  int programs_built;      /* families compiled from source in this process */
+  int programs_cached;     /* families loaded from the on-disk cache */
+} nn_cl_stats;
+
+/* Opens the device `spec` selects (see nn_cl_select) with a context and an in-order queue.
+ * Says which device on stderr once, unless quiet. */
+int nn_cl_open(nn_cl **cl, const char *spec, bool quiet);
+void nn_cl_close(nn_cl *cl);
+
+const nn_device_info *nn_cl_device(const nn_cl *cl);
+cl_context nn_cl_context(const nn_cl *cl);
+cl_command_queue nn_cl_queue(const nn_cl *cl);
+nn_cl_stats nn_cl_get_stats(const nn_cl *cl);
+
+/* A device buffer. `what` names it in every error ("fc1.weight", "mnist train images"). */
+typedef struct nn_buffer {
+  cl_mem mem;
+  size_t bytes;
+} nn_buffer;
+
+/* Allocates `bytes` on the device. Fails, naming `what` and the sizes, when the buffer is larger
+ * than the device's largest allocation or than the memory left; never aborts. */
+int nn_cl_alloc(nn_cl *cl, size_t bytes, const char *what, nn_buffer *buf);
+void nn_cl_free(nn_cl *cl, nn_buffer *buf);
+/* Blocking copies between host and device, offsets and sizes in bytes. */
+int nn_cl_write(nn_cl *cl, nn_buffer *buf, size_t offset, const void *src, size_t bytes);
+int nn_cl_read(nn_cl *cl, const nn_buffer *buf, size_t offset, void *dst, size_t bytes);
+/* Fills with a repeated 4-byte pattern (e.g. 0.0f). */
+int nn_cl_fill(nn_cl *cl, nn_buffer *buf, size_t offset, size_t bytes, uint32_t pattern);
+/* Waits for everything queued. */
+int nn_cl_finish(nn_cl *cl);
+
+/* The kernel `kernel` of family `family` (the file cl/<family>.cl). The family's program is built
+ * on first use, or loaded from the disk cache keyed by device, driver, source and options. The
+ * kernel object is owned by the runtime: do not release it. A kernel is not thread-safe: use one
+ * nn_cl per thread. */
+int nn_cl_kernel(nn_cl *cl, const char *family, const char *kernel, cl_kernel *out);
+
+/* Builds `source` as a program of the given name, through the same cache. For tests and for the
+ * families above; the returned program is owned by the runtime. */
+int nn_cl_program(nn_cl *cl, const char *name, const char *source, size_t length, cl_program *out);
+
+/* Sets kernel arguments, each a (size, pointer) pair, ended by NN_END:
+ *   nn_cl_args(k, "relu", NN_ARG(x_mem), NN_ARG(n), NN_END)  */
+#define NN_ARG(v) sizeof(v), (const void *)&(v)
+#define NN_LOCAL(bytes) (size_t)(bytes), (const void *)NULL
+#define NN_END (size_t)0
+int nn_cl_args(cl_kernel kernel, const char *what, ...);
+/* Enqueues a 1-D range of `global` work-items, rounded up to a multiple of `local` (0: the
+ * runtime's default), with no host synchronisation. Kernels must check their bound. */
+int nn_cl_run1d(nn_cl *cl, cl_kernel kernel, size_t global, size_t local, const char *what);
+/* 2-D version: global[0] x global[1], local may be NULL. */
+int nn_cl_run2d(nn_cl *cl, cl_kernel kernel, const size_t global[2], const size_t local[2],
+                const char *what);
+
+#endif
