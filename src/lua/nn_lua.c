@@ -1,6 +1,8 @@
 /* nn_lua: module registry, error raising and the process's device for the bindings. */
 #include "nn_lua.h"
 
+#include <string.h>
+
 #include "nn_base.h"
 #include "nn_cl.h"
 
@@ -9,6 +11,8 @@ static const luaL_Reg modules[] = {
     {"nn._tensor", nn_lua_open_tensor},
     {"nn._data", nn_lua_open_data},
     {"nn._plot", nn_lua_open_plot},
+    {"nn._graph", nn_lua_open_graph},
+    {"nn._ml", nn_lua_open_ml},
     {NULL, NULL},
 };
 
@@ -21,10 +25,20 @@ void nn_lua_preload(lua_State *L) {
   lua_pop(L, 1);
 }
 
+/* The first stack level running a script outside the nn library (lua/nn/): errors name the
+ * user's line even when the library made the call (lua/nn/util.lua's where() does the same). */
+static int user_level(lua_State *L) {
+  static const char library[] = NN_SOURCE_ROOT "/lua/nn/";
+  lua_Debug ar;
+  for (int level = 1; lua_getstack(L, level, &ar); level++) {
+    if (!lua_getinfo(L, "Sl", &ar) || ar.currentline <= 0 || ar.source[0] != '@') continue;
+    if (strncmp(ar.source + 1, library, sizeof library - 1) != 0) return level;
+  }
+  return 1;
+}
+
 int nn_lua_raise(lua_State *L) {
-  /* Level 1 is the C function itself; luaL_where(L, 1) names the Lua line that called it. The Lua
-   * library wraps some calls, so it may instead re-raise at the user's level (lua/nn/util.lua). */
-  luaL_where(L, 1);
+  luaL_where(L, user_level(L));
   lua_pushstring(L, nn_error());
   lua_concat(L, 2);
   return lua_error(L);

@@ -42,5 +42,7 @@ int nn_lua_open_core(lua_State *L);    /* nn_lua_core.c: devices, version, env, 
 int nn_lua_open_tensor(lua_State *L);  /* nn_lua_tensor.c: host tensors */
 int nn_lua_open_data(lua_State *L);    /* nn_lua_data.c: IDX files */
 int nn_lua_open_plot(lua_State *L);    /* nn_lua_plot.c: charts and PNG */
+int nn_lua_open_graph(lua_State *L);   /* nn_lua_graph.c: graphs, models, plans, device arrays */
+int nn_lua_open_ml(lua_State *L);      /* nn_lua_ml.c: PCA, linear SVM, perceptron */
 
 #endif

@@ -1,6 +1,7 @@
 /* nn._tensor: host tensors as Lua userdata ("nn.Tensor"). Indices are 1-based, as in Lua and
  * Torch7. These are for data, results and pictures; computation happens in the graph engine. */
 #include <math.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -304,6 +305,40 @@ static int tensor_gc(lua_State *L) {
   return 0;
 }
 
+/* concat({t1, t2, ...}) -> the tensors stacked along the first dimension (same dtype and
+ * trailing shape), e.g. the batches of a prediction. */
+static int tensor_concat(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  int k = (int)luaL_len(L, 1);
+  if (k < 1) return luaL_error(L, "concat: no tensors");
+  lua_geti(L, 1, 1);
+  nn_tensor *first = nn_lua_check_tensor(L, -1);
+  lua_pop(L, 1);
+  if (first->ndim < 1) return luaL_error(L, "concat: tensors need at least one dimension");
+  int64_t shape[NN_MAX_DIMS];
+  memcpy(shape, first->shape, sizeof shape);
+  shape[0] = 0;
+  for (int i = 1; i <= k; i++) {
+    lua_geti(L, 1, i);
+    nn_tensor *t = nn_lua_check_tensor(L, -1);
+    lua_pop(L, 1);
+    bool same = t->dtype == first->dtype && t->ndim == first->ndim;
+    for (int d = 1; same && d < t->ndim; d++) same = t->shape[d] == first->shape[d];
+    if (!same) return luaL_error(L, "concat: tensor %d differs in dtype or trailing shape from the first", i);
+    shape[0] += t->shape[0];
+  }
+  nn_tensor *out = nn_lua_new_tensor(L, first->dtype, first->ndim, shape);
+  size_t at = 0, esz = nn_dtype_size(first->dtype);
+  for (int i = 1; i <= k; i++) {
+    lua_geti(L, 1, i);
+    nn_tensor *t = nn_lua_to_tensor(L, -1);
+    memcpy((char *)out->data + at, t->data, t->count * esz);
+    at += t->count * esz;
+    lua_pop(L, 1);
+  }
+  return 1;
+}
+
 /* is(x) -> whether x is a tensor */
 static int tensor_is(lua_State *L) {
   lua_pushboolean(L, nn_lua_to_tensor(L, 1) != NULL);
@@ -329,7 +364,7 @@ static void push_metatable(lua_State *L) {
 int nn_lua_open_tensor(lua_State *L) {
   push_metatable(L);
   lua_pop(L, 1);
-  static const luaL_Reg fns[] = {{"new", tensor_new}, {"from_table", tensor_from_table}, {"is", tensor_is}, {NULL, NULL}};
+  static const luaL_Reg fns[] = {{"new", tensor_new}, {"from_table", tensor_from_table}, {"is", tensor_is}, {"concat", tensor_concat}, {NULL, NULL}};
   luaL_newlib(L, fns);
   return 1;
 }

@@ -1,0 +1,27 @@
+-- nn.optim: optimisers for model:fit. Each is a table of hyperparameters; the update is one fused
+-- kernel per parameter tensor (cl/optim.cl). Values can change between epochs (opt.lr = ...)
+-- without recompiling anything.
+local optim = {}
+
+-- Adam with Keras's defaults (eps 1e-7; PyTorch uses 1e-8).
+function optim.adam(o)
+  o = o or {}
+  return {kind = "adam", lr = o.lr or 1e-3, beta1 = o.beta1 or 0.9, beta2 = o.beta2 or 0.999,
+    eps = o.eps or 1e-7, weight_decay = o.weight_decay or 0}
+end
+
+-- SGD with optional momentum, Nesterov momentum and L2 weight decay.
+function optim.sgd(o)
+  o = o or {}
+  return {kind = "sgd", lr = o.lr or 0.01, momentum = o.momentum or 0, nesterov = o.nesterov or false,
+    weight_decay = o.weight_decay or 0}
+end
+
+function optim.describe(o)
+  if o.kind == "adam" then
+    return string.format("Adam (lr %g, beta1 %g, beta2 %g, eps %g)", o.lr, o.beta1, o.beta2, o.eps)
+  end
+  return string.format("SGD (lr %g, momentum %g%s)", o.lr, o.momentum, o.nesterov and ", Nesterov" or "")
+end
+
+return optim
