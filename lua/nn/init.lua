@@ -5,6 +5,8 @@
 --   nn.loss, nn.optim          losses and optimisers for model:fit (lua/nn/train.lua)
 --   nn.data                    MNIST, Fashion-MNIST and dataset objects
 --   nn.plot, nn.report         figures (PNG) and Markdown reports
+--   nn.sweep                   sweeps that resume where they stopped
+--   nn.ml                      PCA, linear SVM and perceptrons (tasks 1 and 2)
 --   nn.tensor                  host tensors
 --   nn.device()                the OpenCL device this run uses (NN_DEVICE)
 local core = require "nn._core"
@@ -26,7 +28,8 @@ nn.seconds = core.seconds
 
 -- Layers, ops and graphs; training; then the modules loaded on first use.
 for k, v in pairs(require "nn.graph") do nn[k] = v end
-local lazy = {data = "nn.data", plot = "nn.plot", report = "nn.report", loss = "nn.loss", optim = "nn.optim"}
+local lazy = {data = "nn.data", plot = "nn.plot", report = "nn.report", loss = "nn.loss", optim = "nn.optim",
+  sweep = "nn.sweep", ml = "nn.ml"}
 return setmetatable(nn, {
   __index = function(t, k)
     local name = lazy[k]

@@ -1,0 +1,272 @@
+/* Convolution, pooling and batch normalisation (nn_ops.h), with kernels in cl/conv.cl,
+ * cl/pool.cl and cl/batchnorm.cl.
+ *
+ * Convolution is im2col + GEMM over chunks of images: a chunk's windows are unrolled into
+ * cols (K, chunk * ohw), K = c * kh * kw, so one nn_gemm covers the chunk with N = chunk * ohw
+ * instead of one small GEMM per image (ohw is 49 for the report's last conv layers, far below the
+ * GEMM's tile sizes). The GEMM's result (oc, chunk * ohw) is then reordered to NCHW. The chunk is
+ * as many images as fit in CONV_WORKSPACE_FLOATS, so the workspace stays bounded whatever n is. */
+#include "nn_ops.h"
+
+#include <limits.h>
+#include <stdint.h>
+
+#include "nn_base.h"
+#include "nn_gemm.h"
+
+/* Workspace the convolutions aim for: 16 MB. Timing CNN-1 at n=128 on PoCL (2-core CPU) showed
+ * no gain from larger chunks, and the chunk still fits the CPU's last-level cache (32 MB). */
+#define CONV_WORKSPACE_FLOATS ((size_t)4 << 20)
+
+/* Work-items per work-group of the per-channel reductions: 256, or the device's largest
+ * power-of-two work-group if smaller (the kernels' trees need a power of two). */
+static size_t reduce_local(nn_cl *cl) {
+  size_t local = 256;
+  while (local > nn_cl_device(cl)->max_work_group) local /= 2;
+  return local;
+}
+
+/* ---- geometry ---- */
+
+int nn_conv_shape_infer(nn_conv_shape *s, const char *what) {
+  if (s->n < 1 || s->c < 1 || s->h < 1 || s->w < 1 || s->kh < 1 || s->kw < 1 || s->oc < 0)
+    return nn_fail("%s: sizes must be positive: input (%d, %d, %d, %d), window %dx%d, %d output channels", what,
+                   s->n, s->c, s->h, s->w, s->kh, s->kw, s->oc);
+  if (s->stride_h < 1 || s->stride_w < 1)
+    return nn_fail("%s: stride %dx%d must be at least 1", what, s->stride_h, s->stride_w);
+  if (s->pad_top < 0 || s->pad_left < 0 || s->pad_bottom < 0 || s->pad_right < 0)
+    return nn_fail("%s: negative padding (top %d, left %d, bottom %d, right %d)", what, s->pad_top, s->pad_left,
+                   s->pad_bottom, s->pad_right);
+  int64_t ph = (int64_t)s->h + s->pad_top + s->pad_bottom, pw = (int64_t)s->w + s->pad_left + s->pad_right;
+  if (s->kh > ph || s->kw > pw)
+    return nn_fail("%s: %dx%d window is larger than the padded %lldx%lld input", what, s->kh, s->kw, (long long)ph,
+                   (long long)pw);
+  int64_t oh = (ph - s->kh) / s->stride_h + 1, ow = (pw - s->kw) / s->stride_w + 1;
+  int64_t oc = s->oc > s->c ? s->oc : s->c;
+  /* Kernels index with int; the workspace holds (K + oc) * ohw floats per image. */
+  if ((int64_t)s->n * s->c * s->h * s->w > INT_MAX || s->n * oc * oh * ow > INT_MAX ||
+      ((int64_t)s->c * s->kh * s->kw + oc) * oh * ow > INT_MAX)
+    return nn_fail("%s: input (%d, %d, %d, %d) with a %dx%d window makes tensors of 2^31 elements or more", what,
+                   s->n, s->c, s->h, s->w, s->kh, s->kw);
+  s->out_h = (int)oh;
+  s->out_w = (int)ow;
+  return 0;
+}
+
+/* Catches a shape that did not come from nn_conv_shape_infer (a planner bug) before a kernel
+ * reads out of bounds. */
+static int check_geometry(const nn_conv_shape *s, const char *what) {
+  nn_conv_shape t = *s;
+  if (nn_conv_shape_infer(&t, what) != 0) return -1;
+  if (t.out_h != s->out_h || t.out_w != s->out_w)
+    return nn_fail("%s: shape says %dx%d output, the geometry gives %dx%d", what, s->out_h, s->out_w, t.out_h,
+                   t.out_w);
+  return 0;
+}
+
+/* Floats of workspace one image needs: its columns (K, ohw) and its GEMM result (oc, ohw). */
+static size_t conv_image_floats(const nn_conv_shape *s) {
+  return ((size_t)s->c * s->kh * s->kw + (size_t)s->oc) * (size_t)s->out_h * (size_t)s->out_w;
+}
+
+/* Images per GEMM: as many as fit in CONV_WORKSPACE_FLOATS, at least one, at most n. */
+static int conv_chunk(const nn_conv_shape *s) {
+  size_t per = conv_image_floats(s), chunk = CONV_WORKSPACE_FLOATS / (per ? per : 1);
+  if (chunk < 1) chunk = 1;
+  return chunk < (size_t)s->n ? (int)chunk : s->n;
+}
+
+size_t nn_conv_workspace(const nn_conv_shape *s) { return (size_t)conv_chunk(s) * conv_image_floats(s); }
+
+static int check_conv(const nn_conv_shape *s, cl_mem workspace, const char *what) {
+  if (check_geometry(s, what) != 0) return -1;
+  if (s->oc < 1) return nn_fail("%s: a convolution needs at least 1 output channel, got %d", what, s->oc);
+  size_t bytes = 0, need = nn_conv_workspace(s) * sizeof(float);
+  if (nn_cl_check(clGetMemObjectInfo(workspace, CL_MEM_SIZE, sizeof bytes, &bytes, NULL), what) != 0) return -1;
+  if (bytes < need) return nn_fail("%s: workspace of %zu bytes, the convolution needs %zu", what, bytes, need);
+  return 0;
+}
+
+/* ---- convolution ---- */
+
+/* cols (K, nimg * ohw) at the start of ws from images img0 .. img0 + nimg - 1 of x (n, c, h, w). */
+static int conv_im2col(nn_cl *cl, const nn_conv_shape *s, cl_mem x, cl_mem ws, int img0, int nimg,
+                       const char *what) {
+  cl_kernel k;
+  if (nn_cl_kernel(cl, "conv", "conv_im2col", &k) != 0) return nn_fail_prefix("%s", what);
+  size_t global[2] = {(size_t)nimg * s->out_h, (size_t)s->c * s->kh * s->kw};
+  if (nn_cl_args(k, what, NN_ARG(x), NN_ARG(ws), NN_ARG(img0), NN_ARG(nimg), NN_ARG(s->c), NN_ARG(s->h),
+                 NN_ARG(s->w), NN_ARG(s->kh), NN_ARG(s->kw), NN_ARG(s->stride_h), NN_ARG(s->stride_w),
+                 NN_ARG(s->pad_top), NN_ARG(s->pad_left), NN_ARG(s->out_h), NN_ARG(s->out_w), NN_END) != 0)
+    return -1;
+  return nn_cl_run2d(cl, k, global, NULL, what);
+}
+
+/* rows (oc, nimg * ohw) at ws[rows_at] from images img0 .. of dy (n, oc, out_h, out_w). */
+static int conv_nchw_to_rows(nn_cl *cl, const nn_conv_shape *s, cl_mem dy, cl_mem ws, int rows_at, int img0,
+                             int nimg, const char *what) {
+  cl_kernel k;
+  if (nn_cl_kernel(cl, "conv", "conv_nchw_to_rows", &k) != 0) return nn_fail_prefix("%s", what);
+  int ohw = s->out_h * s->out_w;
+  size_t global[2] = {(size_t)nimg, (size_t)s->oc};
+  if (nn_cl_args(k, what, NN_ARG(dy), NN_ARG(ws), NN_ARG(rows_at), NN_ARG(img0), NN_ARG(nimg), NN_ARG(s->oc),
+                 NN_ARG(ohw), NN_END) != 0)
+    return -1;
+  return nn_cl_run2d(cl, k, global, NULL, what);
+}
+
+int nn_op_conv2d(nn_cl *cl, const nn_conv_shape *s, cl_mem x, cl_mem w, cl_mem bias, cl_mem y,
+                 cl_mem workspace, const char *what) {
+  if (check_conv(s, workspace, what) != 0) return -1;
+  cl_kernel to_nchw;
+  if (nn_cl_kernel(cl, "conv", "conv_rows_to_nchw", &to_nchw) != 0) return nn_fail_prefix("%s", what);
+  int chunk = conv_chunk(s), ohw = s->out_h * s->out_w, kdim = s->c * s->kh * s->kw;
+  for (int img0 = 0; img0 < s->n; img0 += chunk) {
+    int nimg = s->n - img0 < chunk ? s->n - img0 : chunk, ncols = nimg * ohw, rows_at = kdim * ncols;
+    /* rows (oc, ncols) = w (oc, K) x cols (K, ncols) */
+    if (conv_im2col(cl, s, x, workspace, img0, nimg, what) != 0 ||
+        nn_gemm(cl, false, false, (size_t)s->oc, (size_t)ncols, (size_t)kdim, 1.0f, (nn_matrix){w, 0, (size_t)kdim},
+                (nn_matrix){workspace, 0, (size_t)ncols}, 0.0f, (nn_matrix){workspace, (size_t)rows_at, (size_t)ncols},
+                what) != 0)
+      return -1;
+    size_t global[2] = {(size_t)nimg, (size_t)s->oc};
+    if (nn_cl_args(to_nchw, what, NN_ARG(workspace), NN_ARG(rows_at), NN_ARG(bias), NN_ARG(y), NN_ARG(img0),
+                   NN_ARG(nimg), NN_ARG(s->oc), NN_ARG(ohw), NN_END) != 0 ||
+        nn_cl_run2d(cl, to_nchw, global, NULL, what) != 0)
+      return -1;
+  }
+  return 0;
+}
+
+int nn_op_conv2d_backward_input(nn_cl *cl, const nn_conv_shape *s, cl_mem dy, cl_mem w, cl_mem dx,
+                                cl_mem workspace, const char *what) {
+  if (check_conv(s, workspace, what) != 0) return -1;
+  cl_kernel col2im;
+  if (nn_cl_kernel(cl, "conv", "conv_col2im", &col2im) != 0) return nn_fail_prefix("%s", what);
+  int chunk = conv_chunk(s), ohw = s->out_h * s->out_w, kdim = s->c * s->kh * s->kw;
+  for (int img0 = 0; img0 < s->n; img0 += chunk) {
+    int nimg = s->n - img0 < chunk ? s->n - img0 : chunk, ncols = nimg * ohw, rows_at = kdim * ncols;
+    /* cols (K, ncols) = w^T (K, oc) x rows (oc, ncols) */
+    if (conv_nchw_to_rows(cl, s, dy, workspace, rows_at, img0, nimg, what) != 0 ||
+        nn_gemm(cl, true, false, (size_t)kdim, (size_t)ncols, (size_t)s->oc, 1.0f, (nn_matrix){w, 0, (size_t)kdim},
+                (nn_matrix){workspace, (size_t)rows_at, (size_t)ncols}, 0.0f,
+                (nn_matrix){workspace, 0, (size_t)ncols}, what) != 0)
+      return -1;
+    if (nn_cl_args(col2im, what, NN_ARG(workspace), NN_ARG(dx), NN_ARG(img0), NN_ARG(nimg), NN_ARG(s->c),
+                   NN_ARG(s->h), NN_ARG(s->w), NN_ARG(s->kh), NN_ARG(s->kw), NN_ARG(s->stride_h),
+                   NN_ARG(s->stride_w), NN_ARG(s->pad_top), NN_ARG(s->pad_left), NN_ARG(s->out_h),
+                   NN_ARG(s->out_w), NN_END) != 0 ||
+        nn_cl_run1d(cl, col2im, (size_t)nimg * s->c * s->h, 0, what) != 0)
+      return -1;
+  }
+  return 0;
+}
+
+int nn_op_conv2d_backward_weight(nn_cl *cl, const nn_conv_shape *s, cl_mem x, cl_mem dy, cl_mem dw, cl_mem dbias,
+                                 cl_mem workspace, const char *what) {
+  if (check_conv(s, workspace, what) != 0) return -1;
+  int chunk = conv_chunk(s), ohw = s->out_h * s->out_w, kdim = s->c * s->kh * s->kw;
+  for (int img0 = 0; img0 < s->n; img0 += chunk) {
+    int nimg = s->n - img0 < chunk ? s->n - img0 : chunk, ncols = nimg * ohw, rows_at = kdim * ncols;
+    /* dw (oc, K) (+)= rows (oc, ncols) x cols^T (ncols, K): the first chunk overwrites. */
+    if (conv_im2col(cl, s, x, workspace, img0, nimg, what) != 0 ||
+        conv_nchw_to_rows(cl, s, dy, workspace, rows_at, img0, nimg, what) != 0 ||
+        nn_gemm(cl, false, true, (size_t)s->oc, (size_t)kdim, (size_t)ncols, 1.0f,
+                (nn_matrix){workspace, (size_t)rows_at, (size_t)ncols}, (nn_matrix){workspace, 0, (size_t)ncols},
+                img0 == 0 ? 0.0f : 1.0f, (nn_matrix){dw, 0, (size_t)kdim}, what) != 0)
+      return -1;
+  }
+  if (!dbias) return 0;
+  cl_kernel k;
+  if (nn_cl_kernel(cl, "conv", "conv_bias_grad", &k) != 0) return nn_fail_prefix("%s", what);
+  size_t local = reduce_local(cl);
+  if (nn_cl_args(k, what, NN_ARG(dy), NN_ARG(dbias), NN_ARG(s->n), NN_ARG(s->oc), NN_ARG(ohw),
+                 NN_LOCAL(local * sizeof(float)), NN_END) != 0)
+    return -1;
+  return nn_cl_run1d(cl, k, (size_t)s->oc * local, local, what);
+}
+
+/* ---- pooling ---- */
+
+int nn_op_pool2d(nn_cl *cl, const nn_conv_shape *s, bool max, cl_mem x, cl_mem y, const char *what) {
+  if (check_geometry(s, what) != 0) return -1;
+  cl_kernel k;
+  if (nn_cl_kernel(cl, "pool", "pool2d_forward", &k) != 0) return nn_fail_prefix("%s", what);
+  int is_max = max, nc = s->n * s->c;
+  if (nn_cl_args(k, what, NN_ARG(x), NN_ARG(y), NN_ARG(is_max), NN_ARG(nc), NN_ARG(s->h), NN_ARG(s->w),
+                 NN_ARG(s->kh), NN_ARG(s->kw), NN_ARG(s->stride_h), NN_ARG(s->stride_w), NN_ARG(s->pad_top),
+                 NN_ARG(s->pad_left), NN_ARG(s->out_h), NN_ARG(s->out_w), NN_END) != 0)
+    return -1;
+  return nn_cl_run1d(cl, k, (size_t)nc * s->out_h * s->out_w, 0, what);
+}
+
+int nn_op_pool2d_backward(nn_cl *cl, const nn_conv_shape *s, bool max, cl_mem x, cl_mem y, cl_mem dy, cl_mem dx,
+                          const char *what) {
+  if (check_geometry(s, what) != 0) return -1;
+  cl_kernel k;
+  if (nn_cl_kernel(cl, "pool", "pool2d_backward", &k) != 0) return nn_fail_prefix("%s", what);
+  int is_max = max, nc = s->n * s->c;
+  if (nn_cl_args(k, what, NN_ARG(x), NN_ARG(y), NN_ARG(dy), NN_ARG(dx), NN_ARG(is_max), NN_ARG(nc), NN_ARG(s->h),
+                 NN_ARG(s->w), NN_ARG(s->kh), NN_ARG(s->kw), NN_ARG(s->stride_h), NN_ARG(s->stride_w),
+                 NN_ARG(s->pad_top), NN_ARG(s->pad_left), NN_ARG(s->out_h), NN_ARG(s->out_w), NN_END) != 0)
+    return -1;
+  return nn_cl_run1d(cl, k, (size_t)nc * s->h * s->w, 0, what);
+}
+
+/* ---- batch normalisation ---- */
+
+static int check_bn(int n, int c, int hw, const char *what) {
+  if (n < 1 || c < 1 || hw < 1) return nn_fail("%s: batchnorm sizes must be positive: (%d, %d, %d)", what, n, c, hw);
+  if ((int64_t)n * c * hw > INT_MAX)
+    return nn_fail("%s: batchnorm input (%d, %d, %d) has 2^31 elements or more", what, n, c, hw);
+  return 0;
+}
+
+int nn_op_batchnorm(nn_cl *cl, cl_mem x, cl_mem y, cl_mem gamma, cl_mem beta, cl_mem running_mean,
+                    cl_mem running_var, cl_mem mean, cl_mem invstd, int n, int c, int hw, float eps, float momentum,
+                    bool training, const char *what) {
+  if (check_bn(n, c, hw, what) != 0) return -1;
+  if (!gamma || !beta || !running_mean || !running_var || (training && (!mean || !invstd)))
+    return nn_fail("%s: batchnorm needs gamma, beta, the running statistics%s", what,
+                   training ? " and, in training, mean and invstd buffers" : "");
+  cl_kernel norm;
+  if (nn_cl_kernel(cl, "batchnorm", "bn_normalize", &norm) != 0) return nn_fail_prefix("%s", what);
+  int from_var = !training;
+  cl_mem centre = running_mean, stat = running_var;
+  if (training) {
+    cl_kernel stats;
+    size_t local = reduce_local(cl);
+    if (nn_cl_kernel(cl, "batchnorm", "bn_stats", &stats) != 0) return nn_fail_prefix("%s", what);
+    if (nn_cl_args(stats, what, NN_ARG(x), NN_ARG(mean), NN_ARG(invstd), NN_ARG(running_mean), NN_ARG(running_var),
+                   NN_ARG(n), NN_ARG(c), NN_ARG(hw), NN_ARG(eps), NN_ARG(momentum), NN_LOCAL(local * sizeof(float)),
+                   NN_END) != 0 ||
+        nn_cl_run1d(cl, stats, (size_t)c * local, local, what) != 0)
+      return -1;
+    centre = mean;
+    stat = invstd;
+  }
+  if (nn_cl_args(norm, what, NN_ARG(x), NN_ARG(y), NN_ARG(gamma), NN_ARG(beta), NN_ARG(centre), NN_ARG(stat),
+                 NN_ARG(from_var), NN_ARG(eps), NN_ARG(n), NN_ARG(c), NN_ARG(hw), NN_END) != 0)
+    return -1;
+  return nn_cl_run1d(cl, norm, (size_t)n * c, 0, what);
+}
+
+int nn_op_batchnorm_backward(nn_cl *cl, cl_mem x, cl_mem dy, cl_mem gamma, cl_mem mean, cl_mem invstd, cl_mem dx,
+                             cl_mem dgamma, cl_mem dbeta, int n, int c, int hw, const char *what) {
+  if (check_bn(n, c, hw, what) != 0) return -1;
+  if (!gamma || !mean || !invstd || !dgamma || !dbeta)
+    return nn_fail("%s: batchnorm backward needs gamma, mean, invstd, dgamma and dbeta buffers", what);
+  cl_kernel sums, kdx;
+  if (nn_cl_kernel(cl, "batchnorm", "bn_backward_sums", &sums) != 0 ||
+      nn_cl_kernel(cl, "batchnorm", "bn_backward_dx", &kdx) != 0)
+    return nn_fail_prefix("%s", what);
+  size_t local = reduce_local(cl);
+  if (nn_cl_args(sums, what, NN_ARG(x), NN_ARG(dy), NN_ARG(mean), NN_ARG(invstd), NN_ARG(dgamma), NN_ARG(dbeta),
+                 NN_ARG(n), NN_ARG(c), NN_ARG(hw), NN_LOCAL(local * sizeof(float)), NN_END) != 0 ||
+      nn_cl_run1d(cl, sums, (size_t)c * local, local, what) != 0)
+    return -1;
+  if (nn_cl_args(kdx, what, NN_ARG(x), NN_ARG(dy), NN_ARG(gamma), NN_ARG(mean), NN_ARG(invstd), NN_ARG(dgamma),
+                 NN_ARG(dbeta), NN_ARG(dx), NN_ARG(n), NN_ARG(c), NN_ARG(hw), NN_END) != 0)
+    return -1;
+  return nn_cl_run1d(cl, kdx, (size_t)n * c, 0, what);
+}

@@ -1,0 +1,158 @@
+-- The graph engine from a script's side: shape inference and its errors, autodiff of whole
+-- graphs against finite differences (parameters and inputs), memory planning, runtime scalars.
+local nn = require "nn"
+local check = require "check"
+local T = require "nn._tensor"
+
+-- ---- errors name the script line and the node ----
+
+local g = nn.graph()
+local x = g:input("x", {784})
+check.fails(function() nn.linear(nn.reshape(x, {1, 28, 28}), 10) end, "test_graph.lua:", "a layer error names the script")
+check.fails(function() nn.linear(nn.reshape(x, {1, 28, 28}), 10, {name = "fc"}) end,
+  "linear 'fc': input must be (batch, features), got (?, 1, 28, 28)", "linear on images")
+local w = g:param("w", {783, 10})
+check.fails(function() nn.matmul(x, w) end, "inner dimensions differ", "matmul shape mismatch")
+check.fails(function() nn.reshape(x, {5, 5}) end, "has 784 elements per sample", "reshape count")
+check.fails(function() return x + g:param("b", {3}) end, "do not broadcast", "broadcast mismatch")
+check.fails(function() nn.dropout(x, 1.5) end, "rate 1.5 is outside [0, 1)", "dropout rate")
+check.fails(function() nn.relu(42) end, "relu: input must be a graph node, got number", "nil/number where a node is expected")
+check.fails(function() nn.linear(x, 0) end, "units must be a positive integer", "zero units")
+check.fails(function() g:input("x", {3}) end, "the name is already used", "duplicate names")
+check.fails(function() g:input("neg", {-3}) end, "sizes must be positive", "negative size")
+check.fails(function() g:input("huge", {65536, 65536}) end, "more than 2^31 elements", "overflowing size")
+local labels = g:input("y", {}, "int32")
+check.fails(function() nn.relu(labels) end, "holds int32 values", "int labels into a float op")
+check.fails(function() nn.loss.cross_entropy(nn.reshape(x, {1, 28, 28}), labels) end, "logits must be (batch, classes)", "cross-entropy on non-logits")
+
+-- ---- autodiff against central finite differences ----
+
+-- A small graph through many ops: matmul, broadcast add, tanh, sigmoid, relu, mul, div, affine,
+-- log-softmax, softmax, sum/mean, mse and cross-entropy, with a runtime scalar weighting the terms.
+local function build()
+  local gg = nn.graph()
+  local xx = gg:input("x", {5})
+  local yy = gg:input("y", {}, "int32")
+  local h1 = nn.tanh(nn.linear(xx, 7, {name = "l1"}))
+  local h2 = nn.sigmoid(nn.linear(h1, 7, {name = "l2"}))
+  local h3 = nn.relu(nn.linear(h1 * h2 + 0.5, 4, {name = "l3"})) -- relu kinks are avoided by the +0.5 shift in practice
+  local logits = nn.linear(h3 / (h2:info() and 2 or 1), 3, {name = "out"}) -- division by a constant
+  local scale = gg:scalar("scale", 0.7)
+  local ce = nn.loss.cross_entropy(logits, yy)
+  local reg = nn.mean(nn.square(nn.softmax(logits))) + nn.sum(nn.log_softmax(logits)) * 0.01
+  local loss = scale * ce + (1 - scale) * reg
+  return gg, xx, yy, loss, scale
+end
+
+local gg, xx, yy, loss, scale = build()
+local model = gg:model{inputs = {xx}, outputs = {loss = loss}}
+model:init(3)
+local params = model:params()
+local ids = {}
+for i, p in ipairs(params) do ids[i] = p.id end
+local grads = gg.c:backward(loss.id, ids)
+local xgrad = gg.c:backward(loss.id, {xx.id})[1]
+local targets = {loss.id, xgrad}
+for _, gid in ipairs(grads) do targets[#targets + 1] = gid end
+local batch = 4
+local plan = model.c:plan(targets, batch, false)
+local xin = T.from_table({{0.1, -0.4, 0.3, 0.9, -0.2}, {0.5, 0.5, -0.7, 0.1, 0.0}, {-0.3, 0.8, 0.2, -0.6, 0.4},
+  {0.9, -0.1, -0.5, 0.3, 0.7}})
+local yin = T.from_table({0, 2, 1, 2}, "int32")
+local function loss_at()
+  plan:write(xx.id, xin)
+  plan:write(yy.id, yin)
+  plan:run(batch)
+  return plan:read(loss.id, batch):flat()[1]
+end
+loss_at()
+local analytic = {}
+for i, gid in ipairs(grads) do analytic[i] = plan:read(gid, batch) end
+local analytic_x = plan:read(xgrad, batch)
+
+-- float32 forward: a step of 1e-2 keeps the rounding error of the difference near 1e-5 relative
+-- and the truncation error (h^2 f''') small. A relu input within h of its kink would break the
+-- comparison; the seeded weights and inputs here keep clear of it.
+local h = 1e-2
+local worst = 0
+for i, p in ipairs(params) do
+  local values = model:param(p)
+  local flat = values:flat()
+  for k = 1, #flat, math.max(1, #flat // 6) do
+    local v = flat[k]
+    values = T.from_table(flat):reshape(p:info().shape)
+    values:set(v + h, table.unpack((function()
+      local idx, rest, shape = {}, k - 1, p:info().shape
+      for d = #shape, 1, -1 do idx[d] = rest % shape[d] + 1; rest = rest // shape[d] end
+      return idx
+    end)()))
+    model:set_param(p, values)
+    local up = loss_at()
+    flat[k] = v - h
+    model:set_param(p, T.from_table(flat):reshape(p:info().shape))
+    local down = loss_at()
+    flat[k] = v
+    model:set_param(p, T.from_table(flat):reshape(p:info().shape))
+    local fd = (up - down) / (2 * h)
+    local an = analytic[i]:flat()[k]
+    local err = math.abs(fd - an) / (1e-3 + math.abs(fd) + math.abs(an))
+    if err > worst then worst = err end
+  end
+end
+check.ok(worst < 2e-2, string.format("parameter gradients match finite differences (worst relative error %.2g)", worst))
+
+-- The gradient with respect to the input (what deep dream climbs).
+local xflat = xin:flat()
+local worst_x = 0
+for k = 1, #xflat do
+  local v = xflat[k]
+  xflat[k] = v + h
+  xin = T.from_table(xflat):reshape{4, 5}
+  local up = loss_at()
+  xflat[k] = v - h
+  xin = T.from_table(xflat):reshape{4, 5}
+  local down = loss_at()
+  xflat[k] = v
+  xin = T.from_table(xflat):reshape{4, 5}
+  local fd = (up - down) / (2 * h)
+  local an = analytic_x:flat()[k]
+  local err = math.abs(fd - an) / (1e-3 + math.abs(fd) + math.abs(an))
+  if err > worst_x then worst_x = err end
+end
+check.ok(worst_x < 2e-2, string.format("input gradients match finite differences (worst relative error %.2g)", worst_x))
+
+-- A runtime scalar changes the result without a new plan or a kernel build.
+local core = require "nn._core"
+local built = core.stats().programs_built
+local before = loss_at()
+scale:set(0.2)
+local after = loss_at()
+check.ok(math.abs(before - after) > 1e-4, "changing a scalar changes the loss")
+check.eq(core.stats().programs_built, built, "changing a scalar compiles nothing")
+scale:set(0.7)
+check.near(loss_at(), before, 1e-6, "setting it back restores the loss")
+
+-- Reading any node after a run: an intermediate activation through model:run.
+local h1 = gg:find("l1.out")
+check.ok(h1 ~= nil, "nodes can be found by name")
+local act = model:run(xin, {"l1.out"})[1]
+check.eq(tostring(act), "nn.Tensor float32 (4, 7)", "activation shape")
+check.fails(function() model:run(xin, {"no_such_layer"}) end, "no node named 'no_such_layer'", "unknown node name")
+check.fails(function() model:run(T.new({2, 3}), {"l1.out"}) end, "takes 5 values per sample", "input of the wrong shape")
+
+-- ---- memory planning ----
+
+-- A deep narrow MLP: values whose lifetimes do not overlap share storage, so the arena is far
+-- below the sum of all activations.
+local gd = nn.graph()
+local xd = gd:input("x", {256})
+local hd = xd
+for _ = 1, 20 do hd = nn.relu(nn.linear(hd, 256)) end
+local md = gd:model{inputs = {xd}, outputs = {y = hd}}
+md:init(1)
+local pd = md.c:plan({hd.id}, 64, false)
+local info = pd:info()
+local naive = 41 * 64 * 256 * 4  -- every matmul and add output kept
+check.ok(info.arena_bytes < naive / 4, string.format("inference arena %d bytes reuses memory (naive %d)", info.arena_bytes, naive))
+
+check.done()
