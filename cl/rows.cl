@@ -7,8 +7,9 @@
  *   global size rows (rounded up; work-items past the last row return at once).
  * - Kernels with a 1-element result (sum, cross-entropy, accuracy, MSE): exactly one work-group,
  *   whose size is a power of two passed explicitly by the host, with that many floats of local
- *   memory in `scratch`. Work-item l takes rows (or elements) l, l + size, l + 2 size, ...,
- *   then group_sum() adds the partial sums in a tree and work-item 0 writes the result.
+ *   memory in `scratch`. Work-item l takes rows l, l + size, l + 2 size, ... (elements: see
+ *   my_range()), then group_sum() adds the partial sums in a tree and work-item 0 writes the
+ *   result.
  * Logits stay stable at any magnitude: every exponential is exp(x - row maximum) <= 1.
  * A label outside [0, cols) is never used as an index (the host checks labels first): the loss
  * becomes NaN, so the mistake is visible, and the row never counts as correct.
@@ -25,6 +26,17 @@ float group_sum(const float v, __local float *scratch) {
     barrier(CLK_LOCAL_MEM_FENCE);
   }
   return scratch[0];
+}
+
+/* The elements [first, end) in steps of step that work-item l of the one work-group adds up.
+ * chunk 0 (GPUs): every local-size-th element from l, so adjacent work-items read adjacent
+ * elements. chunk > 0 (CPUs): a contiguous run of chunk elements; PoCL runs the work-items one
+ * after another, and interleaved work-items would read each cache line once per work-item. */
+int4 my_range(const int n, const int chunk) {
+  const int l = (int)get_local_id(0);
+  if (chunk == 0) return (int4)(l, n, (int)get_local_size(0), 0);
+  const int first = l * chunk;
+  return (int4)(first, first + min(chunk, n - first), 1, 0);
 }
 
 float row_max(__global const float *x, const int cols) {
@@ -140,9 +152,10 @@ __kernel void accuracy(__global const float *logits, __global const int *labels,
 
 /* loss[0] = mean of (pred - target)^2 over n. One work-group. */
 __kernel void mse(__global const float *pred, __global const float *target, __global float *loss, const int n,
-                  __local float *scratch) {
+                  const int chunk, __local float *scratch) {
+  const int4 e = my_range(n, chunk);
   float part = 0.0f;
-  for (int i = (int)get_local_id(0); i < n; i += (int)get_local_size(0)) {
+  for (int i = e.x; i < e.y; i += e.z) {
     const float d = pred[i] - target[i];
     part += d * d;
   }
@@ -161,9 +174,11 @@ __kernel void mse_backward(__global const float *pred, __global const float *tar
 /* ---- sums and scalars ---- */
 
 /* y[0] = scale * sum of x (n). One work-group. */
-__kernel void sum(__global const float *x, __global float *y, const int n, const float scale, __local float *scratch) {
+__kernel void sum(__global const float *x, __global float *y, const int n, const float scale, const int chunk,
+                  __local float *scratch) {
+  const int4 e = my_range(n, chunk);
   float part = 0.0f;
-  for (int i = (int)get_local_id(0); i < n; i += (int)get_local_size(0)) part += x[i];
+  for (int i = e.x; i < e.y; i += e.z) part += x[i];
   const float total = group_sum(part, scratch);
   if (get_local_id(0) == 0) y[0] = scale * total;
 }

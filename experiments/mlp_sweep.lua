@@ -72,7 +72,7 @@ for i, r in ipairs(results) do
   end
 end
 report:table{name = "results", key = "MLP",
-  columns = {"MLP", "Architecture", "Hidden layers", {name = "Parameters", format = "%d"},
+  columns = {"MLP", "Architecture", "Hidden layers", "Parameters",
     {name = "Train accuracy", format = "%.4f"}, {name = "Test accuracy", format = "%.4f"},
     {name = "Train loss", format = "%.4f"}, {name = "Test loss", format = "%.4f"},
     {name = "Training time (s)", format = "%.2f"}},
@@ -90,13 +90,13 @@ for i, r in ipairs(results) do
   fig:panel(1):line{series = {{name = "train", x = epochs_axis, y = acc}, {name = "test", x = epochs_axis, y = val_acc}},
     xlabel = "epoch", ylabel = "accuracy", title = "Accuracy"}
   fig:panel(2):line{series = {{name = "train", x = epochs_axis, y = loss}, {name = "test", x = epochs_axis, y = val_loss}},
-    xlabel = "epoch", ylabel = "loss", title = "Loss", log_y = true}
+    xlabel = "epoch", ylabel = "loss", title = "Loss"}
   report:figure(fig:save(dir .. "/" .. m.name .. "_curves.png"), m.name .. " learning curves")
   overlay[#overlay + 1] = {name = m.name, x = epochs_axis, y = val_acc}
   local hist_rows = {}
   for e, h in ipairs(r.history) do hist_rows[e] = {h.epoch, h.loss, h.accuracy, h.val_loss, h.val_accuracy, h.train_seconds} end
   report:table{name = m.name .. "_history", columns = {"epoch", "loss", "accuracy", "val_loss", "val_accuracy", "seconds"},
-    rows = hist_rows, csv_only = true}
+    rows = hist_rows, csv_only = true, caption = m.name .. " per-epoch history"}
 end
 local fig = nn.plot.figure{title = "Test accuracy of every MLP"}
 fig:panel(1):line{series = overlay, xlabel = "epoch", ylabel = "test accuracy"}

@@ -100,7 +100,8 @@ end
 
 local function md_cell(s) return (s:gsub("|", "\\|"):gsub("[\r\n]+", " ")) end
 
--- r:table{name, columns, rows, seed, key, caption}
+-- r:table{name, columns, rows, seed, key, caption, csv_only}: csv_only links the CSV instead of
+-- showing the table (per-epoch histories).
 --   columns: names, or {name =, format =} (a string.format pattern or a function of the value).
 --   rows: arrays of values in column order (numbers, strings, booleans; nil for none).
 --   seed: the seed report's numbers, {[row key] = {[column name] = value}}: every column named
@@ -174,7 +175,7 @@ function Report:table(t)
   end
   self.table_names[name] = true
   self.blocks[#self.blocks + 1] = {kind = "table", name = name, caption = t.caption,
-    columns = columns, rows = rows}
+    columns = columns, rows = rows, csv_only = t.csv_only}
   return self
 end
 
@@ -296,6 +297,9 @@ function Report:markdown()
     out[#out + 1] = ""
     if b.kind == "text" then
       out[#out + 1] = b.text
+    elseif b.kind == "table" and b.csv_only then
+      -- Long tables (per-epoch histories) are linked, not shown.
+      out[#out + 1] = string.format("- [%s.csv](%s.csv)%s", b.name, b.name, b.caption and (": " .. b.caption) or "")
     elseif b.kind == "table" then
       out[#out + 1] = "### " .. b.name
       out[#out + 1] = ""
@@ -319,7 +323,15 @@ function Report:markdown()
 end
 
 -- r:write() -> the README's path. Writes <dir>/<table>.csv for every table, then README.md.
+-- Reports written in this process, latest write last: experiments/report.lua gathers the tasks'
+-- tables from here into one page.
+report.written = {}
+
 function Report:write()
+  for i, r in ipairs(report.written) do
+    if r == self then table.remove(report.written, i) break end
+  end
+  report.written[#report.written + 1] = self
   core.mkdirs(self.dir)
   for _, b in ipairs(self.blocks) do
     if b.kind == "table" then core.write_file(self.dir .. "/" .. b.name .. ".csv", table_csv(b)) end

@@ -16,6 +16,10 @@ local util = require "nn.util"
 
 local M = {}
 
+-- Put before every progress line: experiments/report.lua sets "[task 3/6] " so one display
+-- covers the whole run.
+M.progress_prefix = ""
+
 local Model = {}
 Model.__index = Model
 
@@ -370,7 +374,7 @@ function Model:fit(ds, opts)
   local index = C.upload(tensor.new({ds.n}, "int32"), "shuffle order")
   local acc = C.zeros(slots(tr))
   local tty, verbose = core.is_tty(2), opts.verbose ~= false
-  local label = opts.label and (opts.label .. " ") or ""
+  local label = M.progress_prefix .. (opts.label and (opts.label .. " ") or "")
   for epoch = first, epochs do
     local t0 = core.seconds()
     index:write(data_c.permutation(ds.n, seed * 100003 + epoch))

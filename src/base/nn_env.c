@@ -12,6 +12,8 @@ const nn_env_var nn_env_vars[] = {
     {"NN_CACHE", "folder for compiled kernels (default: $XDG_CACHE_HOME/nnrun or ~/.cache/nnrun)"},
     {"NN_CL_DIR", "load kernels from this folder of .cl files instead of the copies built in "
                   "(for editing kernels without rebuilding)"},
+    {"NN_GEMM", "GEMM engine: clblast (CLBlast's OpenCL kernels), host (the host's OpenBLAS, run in the "
+                "device's queue; CPU devices only); unset: host on CPU devices, else clblast"},
     {"NN_CHECK", "nan: stop at the first graph node that produces a NaN or infinity, naming its script line"},
     {"NN_VERBOSE", "1: log kernel builds, cache hits and memory plans on stderr"},
     {NULL, NULL},

@@ -1,7 +1,8 @@
 /* nn_gemm: the one matrix-multiply interface of nnrun. Every GEMM (linear layers, convolutions
  * as im2col, PCA's covariance) goes through here, so a device can be routed to the fastest
- * engine it has: CLBlast on every OpenCL device today; host BLAS on CPU devices is the planned
- * second path (issue 10) and will slot in behind this same call.
+ * engine it has: on CPU devices the host's OpenBLAS, enqueued as a native kernel in the device's
+ * queue; CLBlast on GPUs and wherever native kernels are missing. NN_GEMM overrides the choice,
+ * which is made once per opened device (see nn_gemm.c).
  *
  * Row-major throughout:  C(m,n) = alpha * op(A)(m,k) * op(B)(k,n) + beta * C(m,n)
  * where op(X) is X or its transpose. Matrices are (buffer, offset, leading dimension), offsets
@@ -31,7 +32,8 @@ int nn_gemm_batched(nn_cl *cl, bool trans_a, bool trans_b, size_t m, size_t n, s
                     float alpha, nn_matrix a, size_t stride_a, nn_matrix b, size_t stride_b,
                     float beta, nn_matrix c, size_t stride_c, size_t batch, const char *what);
 
-/* Which engine serves this device ("CLBlast 1.5"). */
-const char *nn_gemm_engine(const nn_cl *cl);
+/* Which engine serves this device: "OpenBLAS (native kernel)" or "CLBlast". Makes the choice if
+ * no GEMM has yet, so that what it says is what every later GEMM on `cl` uses. */
+const char *nn_gemm_engine(nn_cl *cl);
 
 #endif

@@ -63,6 +63,49 @@ static int reduction_size(nn_cl *cl, cl_kernel k, size_t *local, const char *wha
   return 0;
 }
 
+/* The `chunk` argument of the one-work-group sums over elements (rows.cl's my_range): contiguous
+ * runs on a CPU, interleaved elements (0) elsewhere. */
+static int reduction_chunk(nn_cl *cl, int n, size_t local) {
+  return nn_cl_device(cl)->type & CL_DEVICE_TYPE_CPU ? (int)(((size_t)n + local - 1) / local) : 0;
+}
+
+/* Launch of a row kernel (elementwise.cl's broadcasting ops and reduce_to_rows, data.cl's
+ * gathers): work-item (x, r) handles elements [x len, x len + len) of row r, of `cols`. */
+typedef struct row_launch {
+  size_t global[2], local[2];
+  int len;
+} row_launch;
+
+/* On a CPU (PoCL), one work-item per row: its loop over a contiguous row is what the compiler
+ * vectorises, and index arithmetic is paid once per row. Rows are split into pieces only when
+ * there are too few of them to keep every core busy, and never into pieces shorter than 256
+ * elements. Elsewhere (GPUs), one work-item per element, 256 to a work-group, adjacent
+ * work-items on adjacent elements of a row. */
+static row_launch row_geometry(nn_cl *cl, int rows, int cols) {
+  const nn_device_info *d = nn_cl_device(cl);
+  row_launch g;
+  if (d->type & CL_DEVICE_TYPE_CPU) {
+    int busy = 4 * (int)(d->compute_units ? d->compute_units : 1);
+    int pieces = rows >= busy ? 1 : (busy + rows - 1) / rows, most = (cols + 255) / 256;
+    if (pieces > most) pieces = most;
+    g.len = (cols + pieces - 1) / pieces;
+    int per_group = rows / busy;
+    g.global[0] = (size_t)((cols + g.len - 1) / g.len);
+    g.global[1] = (size_t)rows;
+    g.local[0] = 1;
+    g.local[1] = (size_t)(per_group < 1 ? 1 : per_group > 16 ? 16 : per_group);
+  } else {
+    size_t group = d->max_work_group < 256 ? d->max_work_group : 256, l0 = 1;
+    while (l0 < (size_t)cols && l0 < group) l0 *= 2;
+    g.len = 1;
+    g.global[0] = (size_t)cols;
+    g.global[1] = (size_t)rows;
+    g.local[0] = l0;
+    g.local[1] = group / l0;
+  }
+  return g;
+}
+
 /* ---- elementwise ---- */
 
 static const char *const unary_kernels[][2] = {
@@ -204,11 +247,13 @@ int nn_op_binary(nn_cl *cl, nn_binary op, cl_mem a, const int a_dims[4], cl_mem 
   int d[4], p[2][4];
   merge_dims(dims, 2, (const int *const[]){a_dims, b_dims}, d, p);
   cl_int4 sa = broadcast_strides(p[0]), sb = broadcast_strides(p[1]);
+  int rows = total / d[3];
+  row_launch g = row_geometry(cl, rows, d[3]);
   if (find_kernel(cl, "elementwise", names[op][1], &k, what) != 0 ||
       nn_cl_args(k, what, NN_ARG(a), NN_ARG(sa), NN_ARG(b), NN_ARG(sb), NN_ARG(y), NN_ARG(d[1]), NN_ARG(d[2]),
-                 NN_ARG(d[3]), NN_ARG(total), NN_END) != 0)
+                 NN_ARG(d[3]), NN_ARG(rows), NN_ARG(g.len), NN_END) != 0)
     return -1;
-  return nn_cl_run1d(cl, k, (size_t)total, 0, what);
+  return nn_cl_run2d(cl, k, g.global, g.local, what);
 }
 
 int nn_op_reduce_to(nn_cl *cl, cl_mem x, const int x_dims[4], cl_mem y, const int y_dims[4], float scale,
@@ -226,6 +271,16 @@ int nn_op_reduce_to(nn_cl *cl, cl_mem x, const int x_dims[4], cl_mem y, const in
   merge_dims(x_dims, 1, (const int *const[]){y_dims}, xd, yd);
   cl_int4 xv = {{xd[0], xd[1], xd[2], xd[3]}}, yv = {{yd[0][0], yd[0][1], yd[0][2], yd[0][3]}};
   cl_kernel k;
+  /* x's innermost dimension kept, on a CPU: the row kernel (see cl/elementwise.cl). */
+  if ((nn_cl_device(cl)->type & CL_DEVICE_TYPE_CPU) && yd[0][3] == xd[3] && xd[3] > 1) {
+    int rows = ny / xd[3];
+    row_launch g = row_geometry(cl, rows, xd[3]);
+    if (find_kernel(cl, "elementwise", "reduce_to_rows", &k, what) != 0 ||
+        nn_cl_args(k, what, NN_ARG(x), NN_ARG(xv), NN_ARG(y), NN_ARG(yv), NN_ARG(scale), NN_ARG(rows), NN_ARG(g.len),
+                   NN_END) != 0)
+      return -1;
+    return nn_cl_run2d(cl, k, g.global, g.local, what);
+  }
   if (find_kernel(cl, "elementwise", "reduce_to", &k, what) != 0 ||
       nn_cl_args(k, what, NN_ARG(x), NN_ARG(xv), NN_ARG(y), NN_ARG(yv), NN_ARG(scale), NN_ARG(ny), NN_END) != 0)
     return -1;
@@ -298,9 +353,11 @@ int nn_op_mse(nn_cl *cl, cl_mem pred, cl_mem target, cl_mem loss, int n, const c
   cl_kernel k;
   if (check_size(n, "n", 1, what) != 0 || need(pred, n, 4, "pred", what) != 0 ||
       need(target, n, 4, "target", what) != 0 || need(loss, 1, 4, "loss", what) != 0 ||
-      find_kernel(cl, "rows", "mse", &k, what) != 0 || reduction_size(cl, k, &local, what) != 0 ||
-      nn_cl_args(k, what, NN_ARG(pred), NN_ARG(target), NN_ARG(loss), NN_ARG(n), NN_LOCAL(local * sizeof(float)),
-                 NN_END) != 0)
+      find_kernel(cl, "rows", "mse", &k, what) != 0 || reduction_size(cl, k, &local, what) != 0)
+    return -1;
+  int chunk = reduction_chunk(cl, n, local);
+  if (nn_cl_args(k, what, NN_ARG(pred), NN_ARG(target), NN_ARG(loss), NN_ARG(n), NN_ARG(chunk),
+                 NN_LOCAL(local * sizeof(float)), NN_END) != 0)
     return -1;
   return nn_cl_run1d(cl, k, local, local, what);
 }
@@ -321,8 +378,11 @@ int nn_op_sum(nn_cl *cl, cl_mem x, cl_mem y, int n, float scale, const char *wha
   size_t local;
   cl_kernel k;
   if (check_size(n, "n", 0, what) != 0 || need(x, n, 4, "x", what) != 0 || need(y, 1, 4, "y", what) != 0 ||
-      find_kernel(cl, "rows", "sum", &k, what) != 0 || reduction_size(cl, k, &local, what) != 0 ||
-      nn_cl_args(k, what, NN_ARG(x), NN_ARG(y), NN_ARG(n), NN_ARG(scale), NN_LOCAL(local * sizeof(float)), NN_END) != 0)
+      find_kernel(cl, "rows", "sum", &k, what) != 0 || reduction_size(cl, k, &local, what) != 0)
+    return -1;
+  int chunk = reduction_chunk(cl, n, local);
+  if (nn_cl_args(k, what, NN_ARG(x), NN_ARG(y), NN_ARG(n), NN_ARG(scale), NN_ARG(chunk),
+                 NN_LOCAL(local * sizeof(float)), NN_END) != 0)
     return -1;
   return nn_cl_run1d(cl, k, local, local, what);
 }
@@ -398,12 +458,13 @@ int nn_op_gather(nn_cl *cl, cl_mem column, nn_column_type type, int sample_size,
     return nn_fail("%s: the column holds %zu bytes, less than one sample of %d %s", what, bytes, sample_size,
                    types[type].name);
   int count = samples > INT_MAX ? INT_MAX : (int)samples;
+  row_launch g = row_geometry(cl, n, sample_size);
   cl_kernel k;
   if (find_kernel(cl, "data", name, &k, what) != 0 ||
       nn_cl_args(k, what, NN_ARG(column), NN_ARG(count), NN_ARG(sample_size), NN_ARG(index), NN_ARG(start), NN_ARG(n),
-                 NN_ARG(out), NN_ARG(scale), NN_END) != 0)
+                 NN_ARG(out), NN_ARG(scale), NN_ARG(g.len), NN_END) != 0)
     return -1;
-  return nn_cl_run1d(cl, k, (size_t)total, 0, what);
+  return nn_cl_run2d(cl, k, g.global, g.local, what);
 }
 
 /* ---- optimisers ---- */

@@ -227,6 +227,7 @@ struct nn_cl {
   cl_context context;
   cl_command_queue queue;
   nn_cl_stats stats;
+  int gemm_choice;  /* nn_gemm's engine for this device; 0: not chosen yet */
   int nprograms;
   program_entry programs[48];
 };
@@ -278,6 +279,7 @@ const nn_device_info *nn_cl_device(const nn_cl *cl) { return &cl->device; }
 cl_context nn_cl_context(const nn_cl *cl) { return cl->context; }
 cl_command_queue nn_cl_queue(const nn_cl *cl) { return cl->queue; }
 nn_cl_stats nn_cl_get_stats(const nn_cl *cl) { return cl->stats; }
+int *nn_cl_gemm_choice(nn_cl *cl) { return &cl->gemm_choice; }
 
 /* ---- buffers ---- */
 

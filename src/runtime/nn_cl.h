@@ -69,6 +69,9 @@ const nn_device_info *nn_cl_device(const nn_cl *cl);
 cl_context nn_cl_context(const nn_cl *cl);
 cl_command_queue nn_cl_queue(const nn_cl *cl);
 nn_cl_stats nn_cl_get_stats(const nn_cl *cl);
+/* A slot owned by nn_gemm: the GEMM engine it chose for this device, 0 until it chooses. Kept here
+ * so that the choice is made once per opened device and every GEMM on it goes the same way. */
+int *nn_cl_gemm_choice(nn_cl *cl);
 
 /* A device buffer. `what` names it in every error ("fc1.weight", "mnist train images"). */
 typedef struct nn_buffer {

@@ -215,6 +215,9 @@ static const bcast_case bcast_cases[] = {
     {"both sides (3,1,5,1)+(1,4,1,6)", {3, 1, 5, 1}, {1, 4, 1, 6}, {3, 4, 5, 6}},
     {"column (n,1)+(n,c)", {1, 1, 129, 1}, {1, 1, 129, 7}, {1, 1, 129, 7}},
     {"1 element", {1, 1, 1, 1}, {1, 1, 1, 1}, {1, 1, 1, 1}},
+    /* Few long rows: on a CPU the rows are split among work-items. */
+    {"bias, few long rows (3,1000)+(1000)", {1, 1, 3, 1000}, {1, 1, 1, 1000}, {1, 1, 3, 1000}},
+    {"scalar*(long vector)", {1, 1, 1, 1}, {1, 1, 1, 4099}, {1, 1, 1, 4099}},
 };
 
 static double binary_ref(nn_binary op, double a, double b) {
@@ -327,6 +330,7 @@ static void test_binary(void) {
     check_reduce_to(bc->y, bc->a, 1.0f, bc->name);
     check_reduce_to(bc->y, bc->b, 0.5f, bc->name);
   }
+  check_reduce_to((const int[]){1, 1, 64, 1000}, (const int[]){1, 1, 1, 1000}, 1.0f, "(64,1000) to (1000)");
   /* All the way to one number (the work-group sum), and an empty batch (zeros). */
   check_reduce_to((const int[]){7, 11, 13, 17}, (const int[]){1, 1, 1, 1}, 0.25f, "everything");
   check_reduce_to((const int[]){1, 3, 1, 1}, (const int[]){1, 3, 1, 1}, 2.0f, "nothing (a scaled copy)");
@@ -820,6 +824,26 @@ static void test_gather(void) {
     for (int b = 0; b < N; b++) same &= got[b] == lab32[perm[START + b]];
     CHECK(same, "gather %s labels as int32 through a permutation from %d", t ? "u8" : "i32", START);
   }
+
+  /* Long samples, few of them (on a CPU each row is split among work-items). */
+  enum { WIDE = 1500 };
+  uint8_t *wide = malloc(COUNT * WIDE);
+  for (int i = 0; i < COUNT * WIDE; i++) wide[i] = (uint8_t)nn_rng_below(&rng, 256);
+  nn_buffer wide_buf;
+  CHECK_OK(nn_cl_alloc(cl, COUNT * WIDE, "wide images", &wide_buf));
+  CHECK_OK(nn_cl_write(cl, &wide_buf, 0, wide, COUNT * WIDE));
+  dev_array wide_out = dev_new(cl, 3 * WIDE);
+  double *wide_want = dalloc(3 * WIDE);
+  CHECK_OK(nn_op_gather(cl, wide_buf.mem, NN_COLUMN_U8, WIDE, index.mem, START, 3, wide_out.buf.mem, false, 1.0f / 255,
+                        "test gather wide"));
+  dev_download(cl, &wide_out);
+  for (int b = 0; b < 3; b++)
+    for (int j = 0; j < WIDE; j++) wide_want[b * WIDE + j] = wide[perm[START + b] * WIDE + j] / 255.0;
+  CHECK_CLOSE(wide_out.host, wide_want, 3 * WIDE, TOL_ELEM, "gather 3 samples of 1500 bytes");
+  free(wide);
+  free(wide_want);
+  nn_cl_free(cl, &wide_buf);
+  dev_free(cl, &wide_out);
 
   /* Sample numbers outside the data set are never read: NaN for features, -1 for labels. */
   int32_t bad[2] = {-1, COUNT};
