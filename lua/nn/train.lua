@@ -334,6 +334,8 @@ end
 
 -- ---- fit ----
 
+local SYNC_STEPS = 32
+
 -- model:fit(train, {loss, loss_weights, labels, optimizer, epochs, batch, validation, seed,
 --   scale, checkpoint, resume, verbose, label, on_epoch}) -> history
 -- history[e] = {epoch, loss, accuracy, val_loss, val_accuracy, outputs, val_outputs, seconds}.
@@ -357,7 +359,14 @@ function Model:fit(ds, opts)
   local scale = input_scale(ds, opts)
   local steps = (ds.n + batch - 1) // batch
   local history, first = {}, 1
-  local config = util.serialize{tr.key, epochs, batch, seed, ds.n, ds.name, optimizer}
+  -- Scalars (a loss weight λ, a dropout rate) are settings too: a checkpoint written with λ = 0.25
+  -- must not resume a run with λ = 0.75.
+  local scalars = {}
+  for id = 0, self.graph.c:count() - 1 do
+    local info = self.graph.c:node(id)
+    if info.op == "scalar" then scalars[info.name] = self.graph.c:get_scalar(id) end
+  end
+  local config = util.serialize{tr.key, epochs, batch, seed, ds.n, ds.name, optimizer, scalars}
 
   if opts.checkpoint and opts.resume ~= false and io.open(opts.checkpoint, "rb") then
     local state = util.deserialize(self.c:load(opts.checkpoint))
@@ -379,7 +388,7 @@ function Model:fit(ds, opts)
     local t0 = core.seconds()
     index:write(data_c.permutation(ds.n, seed * 100003 + epoch))
     acc:zero()
-    local last_draw, r = t0, nil
+    local last_draw, r = -math.huge, nil
     for step = 1, steps do
       local start = (step - 1) * batch
       local n = math.min(batch, ds.n - start)
@@ -387,12 +396,16 @@ function Model:fit(ds, opts)
       p:run(n)
       self.c:optimize(p, tr.update_params, tr.update_grads, optimizer)
       accumulate(p, tr, acc, n)
-      local now = core.seconds()
-      if verbose and tty and (now - last_draw > 0.5 or step == steps) then
+      -- Reading the accumulators waits for the device: done every SYNC_STEPS steps, it bounds
+      -- the queue and lets the bar show what the device has done, not what the host enqueued.
+      if step % SYNC_STEPS == 0 or step == steps then
         r = summarize(tr, acc:read():flat(), start + n)
-        local rate = (start + n) / math.max(now - t0, 1e-9)
-        progress_bar(label, epoch, epochs, step, steps, rate, r, (ds.n - start - n) / rate)
-        last_draw = now
+        local now = core.seconds()
+        if verbose and tty and (now - last_draw > 0.25 or step == steps) then
+          local rate = (start + n) / math.max(now - t0, 1e-9)
+          progress_bar(label, epoch, epochs, step, steps, rate, r, (ds.n - start - n) / rate)
+          last_draw = now
+        end
       end
     end
     r = summarize(tr, acc:read():flat(), ds.n)

@@ -23,11 +23,12 @@ static nn_tensor *check_i32_vector(lua_State *L, int arg) {
   return t;
 }
 
-/* read_idx(path) -> tensor, uint8, int32 or float32 as the file says. */
+/* read_idx(path) -> tensor, uint8, int32 or float32 as the file says. A missing or damaged data
+ * file is a set-up error (nnrun exits with status 2; the message names the fix). */
 static int data_read_idx(lua_State *L) {
   const char *path = luaL_checkstring(L, 1);
   nn_tensor t;
-  if (nn_idx_read(path, &t) != 0) return nn_lua_raise(L);
+  if (nn_idx_read(path, &t) != 0) return nn_lua_raise_setup(L);
   nn_tensor *out = nn_lua_new_tensor(L, t.dtype, t.ndim, t.shape);
   memcpy(out->data, t.data, t.count * nn_dtype_size(t.dtype));
   nn_tensor_free(&t);

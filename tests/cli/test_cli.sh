@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# nnrun as a user meets it: options, exit codes (0 ok, 1 script error, 2 usage or set-up error),
+# device selection errors, and a second run that loads every kernel from the cache.
+# Usage: test_cli.sh NNRUN
+set -u
+nnrun=$1
+passed=0 failed=0
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+expect() {  # expect NAME STATUS PATTERN -- COMMAND...
+  local name=$1 status=$2 pattern=$3
+  shift 4
+  local out rc
+  out=$("$@" 2>&1)
+  rc=$?
+  if [[ $rc -eq $status ]] && grep -qF -- "$pattern" <<<"$out"; then
+    passed=$((passed + 1))
+  else
+    failed=$((failed + 1))
+    echo "FAIL $name: exit $rc (want $status), output: $out" >&2
+  fi
+}
+
+expect "version" 0 "nnrun 0." -- "$nnrun" --version
+expect "help lists variables" 0 "NN_DEVICE" -- "$nnrun" --help
+expect "no arguments" 2 "usage:" -- "$nnrun"
+expect "unknown option" 2 "unknown option '--bogus'" -- "$nnrun" --bogus
+expect "devices" 0 "(* is the device NN_DEVICE selects)" -- "$nnrun" --devices
+expect "nonsense device" 2 "NN_DEVICE='nonsense' matches no OpenCL device; use cpu, gpu, P:D" -- env NN_DEVICE=nonsense "$nnrun" --devices
+expect "missing script" 2 "cannot open" -- "$nnrun" "$tmp/none.lua"
+
+echo 'error("boom")' >"$tmp/fail.lua"
+expect "script error" 1 "fail.lua:1: boom" -- "$nnrun" "$tmp/fail.lua"
+printf 'print(arg[0], arg[1], arg[2], ...)\n' >"$tmp/args.lua"
+expect "script arguments" 0 "a	b	a	b" -- "$nnrun" "$tmp/args.lua" a b
+
+printf 'local nn = require "nn"\nlocal x = nn.graph():input("x", {4})\nnn.linear(x, 3)\n' >"$tmp/graph.lua"
+printf 'local nn = require "nn"\nlocal g = nn.graph()\nlocal x = g:input("x", {4})\nlocal m = g:model{inputs = {x}, outputs = {y = nn.relu(nn.linear(x, 3))}}\nprint(m:predict(nn.tensor{{1, 2, 3, 4}}))\n' >"$tmp/run.lua"
+expect "device in use is named" 0 "nnrun: device" -- env NN_CACHE="$tmp/cache" "$nnrun" "$tmp/run.lua"
+expect "first run compiles" 0 "compiled kernels" -- env NN_CACHE="$tmp/cache2" "$nnrun" "$tmp/run.lua"
+out=$(NN_CACHE="$tmp/cache2" "$nnrun" "$tmp/run.lua" 2>&1)
+if grep -q "compiled kernels" <<<"$out"; then
+  failed=$((failed + 1)); echo "FAIL second run recompiled: $out" >&2
+else
+  passed=$((passed + 1))
+fi
+printf 'require("nn").data.mnist{dir = "%s/nowhere"}\n' "$tmp" >"$tmp/nodata.lua"
+expect "missing data is a set-up error naming the fix" 2 "./setup.sh" -- "$nnrun" "$tmp/nodata.lua"
+
+echo "$passed passed, $failed failed"
+[[ $failed -eq 0 ]]
