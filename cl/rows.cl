@@ -28,10 +28,11 @@ float group_sum(const float v, __local float *scratch) {
   return scratch[0];
 }
 
-/* The elements [first, end) in steps of step that work-item l of the one work-group adds up.
- * chunk 0 (GPUs): every local-size-th element from l, so adjacent work-items read adjacent
- * elements. chunk > 0 (CPUs): a contiguous run of chunk elements; PoCL runs the work-items one
- * after another, and interleaved work-items would read each cache line once per work-item. */
+/* The elements that work-item l of the one work-group adds up, as (first, end, step, 0):
+ * first, first + step, ... below end. chunk 0 (GPUs): every local-size-th element from l, so
+ * adjacent work-items read adjacent elements. chunk > 0 (CPUs): a contiguous run of chunk
+ * elements; PoCL runs the work-items one after another, and interleaved work-items would read
+ * each cache line once per work-item. */
 int4 my_range(const int n, const int chunk) {
   const int l = (int)get_local_id(0);
   if (chunk == 0) return (int4)(l, n, (int)get_local_size(0), 0);
@@ -57,7 +58,8 @@ float row_shifted_lse(__global const float *x, const int cols, const float m) {
 /* ---- softmax ---- */
 
 /* y (rows, cols) = softmax(x) or, with take_log != 0, log_softmax(x) = (x - m) - log sum exp(x - m). */
-__kernel void softmax(__global const float *x, __global float *y, const int rows, const int cols, const int take_log) {
+__kernel void softmax(__global const float *x, __global float *y, const int rows, const int cols,
+                      const int take_log) {
   const int r = (int)get_global_id(0);
   if (r >= rows) return;
   __global const float *xr = x + (size_t)r * cols;

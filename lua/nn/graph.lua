@@ -127,10 +127,20 @@ Node.__unm = function(a) return arith("mul", a, -1) end
 
 -- ---- ops ----
 
-local function opts_of(o, fn)
+-- The options table of op `fn`; a key not in `allowed` (a space-separated list) is an error that
+-- lists the options, so a typo never goes unnoticed.
+local function opts_of(o, fn, allowed)
   if o ~= nil and type(o) ~= "table" then util.fail("%s: options must be a table, got %s", fn, type(o)) end
-  return o or {}
+  o = o or {}
+  allowed = " " .. (allowed or "name") .. " "
+  for k in pairs(o) do
+    if type(k) ~= "string" or not allowed:find(" " .. k .. " ", 1, true) then
+      util.fail("%s: unknown option '%s' (options:%s)", fn, tostring(k), allowed:gsub(" +$", ""):gsub(" ", " ", 1))
+    end
+  end
+  return o
 end
+M.check_options = opts_of
 
 for _, f in ipairs{"relu", "sigmoid", "tanh", "exp", "log", "square"} do
   M[f] = function(x, opts)
@@ -162,7 +172,7 @@ end
 function M.matmul(a, b, opts)
   check_node(a, "matmul", "left operand")
   check_node(b, "matmul", "right operand")
-  opts = opts_of(opts, "matmul")
+  opts = opts_of(opts, "matmul", "name transpose_a transpose_b")
   return node(a.graph, a.graph.c:matmul(a.id, b.id, opts.transpose_a, opts.transpose_b, opts.name, util.where()))
 end
 
@@ -178,7 +188,7 @@ function M.flatten(x, opts) return M.reshape(x, {-1}, opts) end
 -- dropout(x, rate): rate is a number or a scalar node (then it can change between runs).
 function M.dropout(x, rate, opts)
   check_node(x, "dropout")
-  opts = opts_of(opts, "dropout")
+  opts = opts_of(opts, "dropout", "name")
   local g = x.graph
   if type(rate) == "number" then
     if rate < 0 or rate >= 1 then util.fail("dropout: rate %g is outside [0, 1)", rate) end
@@ -203,7 +213,7 @@ end
 -- y = x W + b with W (in, units), Keras's Dense.
 function M.linear(x, units, opts)
   check_node(x, "linear")
-  opts = opts_of(opts, "linear")
+  opts = opts_of(opts, "linear", "name activation bias init bias_init")
   local g = x.graph
   local info = x:info()
   local name = opts.name or g:auto_name("dense")
@@ -261,7 +271,7 @@ end
 -- x (batch, c, h, w), weight (filters, c, kh, kw), Keras's Conv2D over NCHW.
 function M.conv2d(x, filters, kernel, opts)
   check_node(x, "conv2d")
-  opts = opts_of(opts, "conv2d")
+  opts = opts_of(opts, "conv2d", "name activation bias init bias_init stride padding")
   local g = x.graph
   local name = opts.name or g:auto_name("conv2d")
   local kh, kw = pair(kernel, "conv2d '" .. name .. "'", "kernel")
@@ -288,7 +298,7 @@ end
 
 local function pool(max, kind, x, size, opts)
   check_node(x, kind)
-  opts = opts_of(opts, kind)
+  opts = opts_of(opts, kind, "name stride padding")
   local g = x.graph
   local name = opts.name or g:auto_name(kind)
   local kh, kw = pair(size or 2, kind, "size")

@@ -340,7 +340,8 @@ local SYNC_STEPS = 32
 --   scale, checkpoint, resume, verbose, label, on_epoch}) -> history
 -- history[e] = {epoch, loss, accuracy, val_loss, val_accuracy, outputs, val_outputs, seconds}.
 function Model:fit(ds, opts)
-  opts = opts or {}
+  opts = graph.check_options(opts, "fit", "loss loss_weights labels optimizer epochs batch validation seed scale " ..
+    "validation_scale checkpoint resume verbose label on_epoch")
   check_dataset(ds, "fit")
   local epochs, batch, seed = opts.epochs or 1, opts.batch or 32, opts.seed or 0
   if math.type(epochs) ~= "integer" or epochs < 0 then util.fail("fit: epochs must be an integer >= 0") end
@@ -433,9 +434,10 @@ end
 
 -- ---- evaluate, predict, activations, gradients ----
 
--- model:evaluate(ds, {loss, labels, batch, scale}) -> {loss, accuracy, outputs = {name = {loss, accuracy}}}
+-- model:evaluate(ds, {loss, loss_weights, labels, batch, scale}) -> {loss, accuracy, outputs = {name = {loss, accuracy}}}
+-- With the loss options fit had, evaluate reuses fit's nodes and reports the same weighted total.
 function Model:evaluate(ds, opts)
-  opts = opts or {}
+  opts = graph.check_options(opts, "evaluate", "loss loss_weights labels batch scale _trainer")
   check_dataset(ds, "evaluate")
   check_input_shape(self, ds)
   local tr = opts._trainer or trainer(self, loss_terms(self, opts))
@@ -454,8 +456,23 @@ function Model:evaluate(ds, opts)
   return summarize(tr, acc:read():flat(), ds.n)
 end
 
+-- opts.feed = {[input node or name] = tensor of n rows}: values of inputs other than the first
+-- (a one-hot class mask for nn.dream), written before the run.
+local function write_feeds(m, p, feed, n)
+  for k, v in pairs(feed or {}) do
+    local nd = graph.is_node(k) and k or (type(k) == "string" and m.graph:find(k))
+    if not nd or nd:info().op ~= "input" then util.fail("run: feed names '%s', which is not an input of the graph", tostring(k)) end
+    if not tensor.is(v) or v:numel() ~= n * nd:info().numel then
+      util.fail("run: feed '%s' %s takes %d values per sample for %d samples; got %s", nd:name(), nd:shape_string(),
+        nd:info().numel, n, tostring(v))
+    end
+    p:write(nd.id, v:dtype() == nd:info().dtype and v or v:astype(nd:info().dtype))
+  end
+end
+
 -- Runs the model on x (a float tensor (n, ...) shaped like the first input, or a data set) and
--- returns the values of `nodes` (a list of nodes or names) as tensors of n rows.
+-- returns the values of `nodes` (a list of nodes, node names, layer names or output names) as
+-- tensors of n rows. opts: batch and scale (data sets), feed (tensors; see write_feeds).
 function Model:run(x, nodes, opts)
   opts = opts or {}
   ensure_init(self)
@@ -463,7 +480,11 @@ function Model:run(x, nodes, opts)
   for i, v in ipairs(nodes) do
     local nd = v
     if type(v) == "string" then
-      nd = self.graph:find(v)
+      -- A node's name ("conv2d_1.out"), else a layer's ("conv2d_1": its output) or an output's.
+      nd = self.graph:find(v) or self.outputs[v]
+      for _, l in ipairs(nd and {} or self.graph.layers) do
+        if l.name == v then nd = l.output end
+      end
       if not nd then
         local names = {}
         for _, l in ipairs(self.graph.layers) do names[#names + 1] = l.name end
@@ -487,6 +508,7 @@ function Model:run(x, nodes, opts)
     local batch = math.max(n, 1)
     local p = plan(self, key, ids, batch, false)
     p:write(input.id, x)
+    write_feeds(self, p, opts.feed, n)
     p:run(n)
     local out = {}
     for i, id in ipairs(ids) do out[i] = p:read(id, n) end
@@ -494,6 +516,7 @@ function Model:run(x, nodes, opts)
   end
   check_dataset(x, "run")
   check_input_shape(self, x)
+  if opts.feed then util.fail("run: feed (values of other inputs) goes with a tensor x, not a data set") end
   local batch = opts.batch or 256
   local p = plan(self, key, ids, batch, false)
   local index, scale = identity_index(x), opts.scale or input_scale(x, opts)
@@ -529,17 +552,20 @@ function Model:activations(which, x, opts) return self:run(x, {which}, opts)[1] 
 
 -- The gradient of a 1-element objective node with respect to a node (the first input unless
 -- opts.wrt says), for input x: deep dream and saliency. Built once per (objective, wrt).
+-- opts.feed gives other inputs' values, as in run. Returns the gradient and the objective's value.
 function Model:gradient(x, objective, opts)
   opts = opts or {}
   ensure_init(self)
-  if not graph.is_node(objective) then util.fail("gradient: the objective must be a node with one element") end
+  if not graph.is_node(objective) or objective:info().numel ~= 1 or objective:info().batched then
+    util.fail("gradient: the objective must be a node with one element (nn.sum of something), got %s", tostring(objective))
+  end
   local wrt = opts.wrt or self.inputs[1]
   self.gradients = self.gradients or {}
   local key = objective.id .. "/" .. wrt.id
   if not self.gradients[key] then
     local grads = self.graph.c:backward(objective.id, {wrt.id})
     if not grads[1] then util.fail("gradient: '%s' does not depend on '%s'", objective:name(), wrt:name()) end
-    self.gradients[key] = grads[1]
+    self.gradients[key] = graph.node_of(self.graph, grads[1])
   end
   local values = self:run(x, {objective, self.gradients[key]}, opts)
   return values[2], values[1]

@@ -37,7 +37,8 @@ static int check_size(int n, const char *name, int min, const char *what) {
 /* rows * cols as an int, failing when it does not fit (tensors stay below 2^31 elements). */
 static int matrix_size(int rows, int cols, int min_rows, int min_cols, int *count, const char *what) {
   if (check_size(rows, "rows", min_rows, what) != 0 || check_size(cols, "cols", min_cols, what) != 0) return -1;
-  if ((int64_t)rows * cols > INT_MAX) return nn_fail("%s: %d x %d elements are too many (at most 2^31 - 1)", what, rows, cols);
+  if ((int64_t)rows * cols > INT_MAX)
+    return nn_fail("%s: %d x %d elements are too many (at most 2^31 - 1)", what, rows, cols);
   *count = rows * cols;
   return 0;
 }
@@ -118,7 +119,8 @@ static const char *const unary_kernels[][2] = {
 };
 
 static int check_unary(nn_unary f, int n, const char *what) {
-  if ((unsigned)f >= sizeof unary_kernels / sizeof unary_kernels[0]) return nn_fail("%s: unknown unary function %d", what, (int)f);
+  if ((unsigned)f >= sizeof unary_kernels / sizeof unary_kernels[0])
+    return nn_fail("%s: unknown unary function %d", what, (int)f);
   return check_size(n, "n", 0, what);
 }
 
@@ -173,7 +175,8 @@ static int dims_count(const int d[4], const char *arg, int *count, const char *w
 }
 
 /* Fails unless every part[i] is full[i] or 1. */
-static int check_broadcast(const int part[4], const char *arg, const int full[4], const char *full_arg, const char *what) {
+static int check_broadcast(const int part[4], const char *arg, const int full[4], const char *full_arg,
+                           const char *what) {
   for (int i = 0; i < 4; i++)
     if (part[i] != full[i] && part[i] != 1) {
       char a[64], b[64];
@@ -337,7 +340,8 @@ int nn_op_cross_entropy_backward(nn_cl *cl, cl_mem logits, cl_mem labels, cl_mem
   cl_kernel k;
   if (matrix_size(rows, cols, 1, 1, &count, what) != 0 || need(logits, count, 4, "logits", what) != 0 ||
       need(labels, rows, 4, "labels", what) != 0 || need(dloss, 1, 4, "dloss", what) != 0 ||
-      need(dlogits, count, 4, "dlogits", what) != 0 || find_kernel(cl, "rows", "cross_entropy_backward", &k, what) != 0 ||
+      need(dlogits, count, 4, "dlogits", what) != 0 ||
+      find_kernel(cl, "rows", "cross_entropy_backward", &k, what) != 0 ||
       nn_cl_args(k, what, NN_ARG(logits), NN_ARG(labels), NN_ARG(dloss), NN_ARG(dlogits), NN_ARG(rows), NN_ARG(cols),
                  NN_END) != 0)
     return -1;
@@ -444,8 +448,7 @@ int nn_op_gather(nn_cl *cl, cl_mem column, nn_column_type type, int sample_size,
   if (!name) return nn_fail("%s: a %s column cannot be gathered as int32 labels", what, types[type].name);
   int total = 0;
   if (check_size(start, "start", 0, what) != 0 || check_size(n, "n", 0, what) != 0 ||
-      check_size(sample_size, "sample_size", 1, what) != 0 ||
-      matrix_size(n, sample_size, 0, 1, &total, what) != 0 ||
+      check_size(sample_size, "sample_size", 1, what) != 0 || matrix_size(n, sample_size, 0, 1, &total, what) != 0 ||
       need(index, (size_t)start + (size_t)n, 4, "index", what) != 0 || need(out, total, 4, "out", what) != 0)
     return -1;
   if (n == 0) return 0;
@@ -472,8 +475,7 @@ int nn_op_gather(nn_cl *cl, cl_mem column, nn_column_type type, int sample_size,
 int nn_op_sgd(nn_cl *cl, cl_mem p, cl_mem g, cl_mem v, int n, float lr, float momentum, bool nesterov,
               float weight_decay, const char *what) {
   cl_kernel k;
-  if (check_size(n, "n", 0, what) != 0 || need(p, n, 4, "parameter", what) != 0 ||
-      need(g, n, 4, "gradient", what) != 0)
+  if (check_size(n, "n", 0, what) != 0 || need(p, n, 4, "parameter", what) != 0 || need(g, n, 4, "gradient", what) != 0)
     return -1;
   /* Without momentum v is never read (momentum * v = 0) and nesterov changes nothing. */
   if (momentum == 0) {

@@ -19,6 +19,8 @@ check.fails(function() nn.dropout(x, 1.5) end, "rate 1.5 is outside [0, 1)", "dr
 check.fails(function() nn.relu(42) end, "relu: input must be a graph node, got number", "nil/number where a node is expected")
 check.fails(function() nn.linear(x, 0) end, "units must be a positive integer", "zero units")
 check.fails(function() g:input("x", {3}) end, "the name is already used", "duplicate names")
+check.fails(function() nn.linear(x, 10, {activaton = "relu"}) end, "linear: unknown option 'activaton'", "a misspelt option")
+check.fails(function() nn.linear(x, 10, {activation = "relux"}) end, "unknown activation 'relux'", "an unknown activation")
 check.fails(function() g:input("neg", {-3}) end, "sizes must be positive", "negative size")
 check.fails(function() g:input("huge", {65536, 65536}) end, "more than 2^31 elements", "overflowing size")
 local labels = g:input("y", {}, "int32")

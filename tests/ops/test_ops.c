@@ -5,21 +5,23 @@
  * Every backward is checked twice: against its float64 analytical formula, and against central
  * differences of the float64 forward reference (so the formula itself is checked too).
  *
- * Tolerances, in ops_check.h's measure |got - want| / (1 + |want|):
+ * Tolerances, in ops_check.h's measure |got - want| / (1 + |want|) (largest errors seen on PoCL
+ * in brackets):
  * - TOL_ELEM 1e-5 for elementwise results: a float32 op rounds once or a few times (2^-24 =
  *   6e-8 each) and OpenCL's builtins are within 3 ulp (exp, log), 5 ulp (tanh) and 2.5 ulp
- *   (division), so errors stay below ~1e-6; 1e-5 leaves margin for -cl-mad-enable.
- * - TOL_SUM 1e-4 for sums of up to 10^5 terms (losses, reduce_to, sum): the error bound is the
- *   longest chain of additions times 2^-24 times sum |x|. The kernels add at most a few hundred
- *   terms in one chain (two-level loops, strided partial sums, then a tree), with sum |x| /
- *   (1 + |sum|) below ~10 here: worst case ~1e-4, observed ~1e-6.
+ *   (division), so errors stay below ~1e-6; 1e-5 leaves margin for -cl-mad-enable and for other
+ *   devices' builtins. [7e-7, log-softmax backward; 1e-7 for most ops]
+ * - TOL_SUM 1e-4 for sums of up to 10^5 terms (losses, reduce_to, sum). The roundings of
+ *   random-sign terms add up like a random walk, to about 2^-24 sqrt(sum of the squared partial
+ *   sums): ~3e-7 of (1 + |sum|) for 10^5 terms added in runs of ~400 and then a tree. (Worst-case
+ *   bounds are far looser and not approached.) A wrong or missing term shows at 1e-3 and above.
+ *   [1.4e-6, reduce_to's running sums over 64 rows]
  * - TOL_FD 1e-4 for a device gradient against central differences of the float64 forward with
- *   step H = 1e-3: the truncation error H^2 / 6 |f'''| is at most 3.3e-6 on the inputs used
- *   (exp on [-3, 3], log on [0.5, 3]; relu's kink is kept 0.01 away), far above float64
- *   rounding (1e-16 / H), plus the device gradient's own float32 error.
- * - Optimisers: TOL_ELEM after 3 steps; each step rounds a few times per element.
+ *   step FD_STEP = 1e-3: the truncation error FD_STEP^2 / 6 |f'''| is at most 3.3e-6 on the inputs
+ *   used (exp on [-3, 3], log on [0.5, 3]; relu's kink is kept 0.01 away), float64 rounding adds
+ *   ~1e-16 / FD_STEP, and the device gradient its float32 error. [8e-7]
+ * - Optimisers: TOL_ELEM after 3 steps; each step rounds a few times per element. [1.1e-7]
  */
-#include <float.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -36,7 +38,7 @@
 #define TOL_ELEM 1e-5
 #define TOL_SUM 1e-4
 #define TOL_FD 1e-4
-#define H 1e-3
+#define FD_STEP 1e-3
 
 static nn_cl *cl;
 static nn_rng rng;
@@ -53,14 +55,14 @@ static void fd_grad(ref_fn f, const void *ctx, const float *x0, int n, const flo
   double *x = dalloc(n), *yp = dalloc(m), *ym = dalloc(m);
   for (int j = 0; j < n; j++) x[j] = x0[j];
   for (int j = 0; j < n; j++) {
-    x[j] = x0[j] + H;
+    x[j] = x0[j] + FD_STEP;
     f(ctx, x, yp);
-    x[j] = x0[j] - H;
+    x[j] = x0[j] - FD_STEP;
     f(ctx, x, ym);
     x[j] = x0[j];
     double s = 0;
     for (int i = 0; i < m; i++) s += w[i] * (yp[i] - ym[i]);
-    grad[j] = s / (2 * H);
+    grad[j] = s / (2 * FD_STEP);
   }
   free(x);
   free(yp);
@@ -92,11 +94,11 @@ static int bcast_offset(const int d[4], const int c[4]) {
 }
 
 /* Calls body for every coordinate c of shape d, with flat index i. */
-#define FOR_EACH4(d, c, i, body)                                       \
-  for (int i = 0, c[4] = {0}; i < count4(d); i++) {                    \
-    int t_ = i;                                                        \
-    for (int k_ = 3; k_ >= 0; k_--) c[k_] = t_ % d[k_], t_ /= d[k_];   \
-    body;                                                              \
+#define FOR_EACH4(d, c, i, body)                                     \
+  for (int i = 0, c[4] = {0}; i < count4(d); i++) {                  \
+    int t_ = i;                                                      \
+    for (int k_ = 3; k_ >= 0; k_--) c[k_] = t_ % d[k_], t_ /= d[k_]; \
+    body;                                                            \
   }
 
 /* ---- unary and affine ---- */
@@ -283,7 +285,8 @@ static void check_broadcast_backward(const bcast_case *bc, nn_binary op, int wrt
   dev_array prod = dev_new(cl, ny), grad = dev_new(cl, n);
   cl_mem src = w->buf.mem;
   if (op == NN_BINARY_MUL) {
-    CHECK_OK(nn_op_binary(cl, NN_BINARY_MUL, w->buf.mem, bc->y, theirs->buf.mem, other, prod.buf.mem, bc->y, "test w*b"));
+    CHECK_OK(
+        nn_op_binary(cl, NN_BINARY_MUL, w->buf.mem, bc->y, theirs->buf.mem, other, prod.buf.mem, bc->y, "test w*b"));
     src = prod.buf.mem;
   }
   CHECK_OK(nn_op_reduce_to(cl, src, bc->y, grad.buf.mem, own, 1.0f, "test broadcast backward"));
@@ -390,10 +393,12 @@ static void test_softmax(void) {
         double *xd = dalloc(n);
         for (int i = 0; i < n; i++) xd[i] = x.host[i];
         softmax_fn(&ctx, xd, want);
-        snprintf(label, sizeof label, "%s %dx%d%s", lg ? "log_softmax" : "softmax", rows, cols, large ? " large logits" : "");
+        snprintf(label, sizeof label, "%s %dx%d%s", lg ? "log_softmax" : "softmax", rows, cols,
+                 large ? " large logits" : "");
         CHECK_CLOSE(y.host, want, n, TOL_ELEM, label);
 
-        CHECK_OK(nn_op_softmax_backward(cl, y.buf.mem, dy.buf.mem, dx.buf.mem, rows, cols, lg, "test softmax backward"));
+        CHECK_OK(
+            nn_op_softmax_backward(cl, y.buf.mem, dy.buf.mem, dx.buf.mem, rows, cols, lg, "test softmax backward"));
         dev_download(cl, &dx);
         for (int r = 0; r < rows; r++) {
           const float *yr = y.host + r * cols, *dyr = dy.host + r * cols;
@@ -477,8 +482,7 @@ static void test_cross_entropy(void) {
       softmax_ctx sctx = {rows, cols, false};
       softmax_fn(&sctx, xd, wantg);
       for (int r = 0; r < rows; r++)
-        for (int j = 0; j < cols; j++)
-          wantg[r * cols + j] = (wantg[r * cols + j] - (j == labels[r])) * 0.7f / rows;
+        for (int j = 0; j < cols; j++) wantg[r * cols + j] = (wantg[r * cols + j] - (j == labels[r])) * 0.7f / rows;
       snprintf(label, sizeof label, "cross-entropy backward %dx%d%s", rows, cols, large ? " large logits" : "");
       CHECK_CLOSE(dx.host, wantg, n, TOL_ELEM, label);
       if (n <= 35 && !large) {
@@ -524,7 +528,8 @@ static void test_accuracy(void) {
      * (correct) or the second (wrong) in turn. Other rows: the label is the argmax half the time. */
     for (int r = 0; r < rows && cols > 1; r++) {
       float *xr = x.host + r * cols;
-      int j1 = (int)nn_rng_below(&rng, (uint32_t)cols - 1), j2 = j1 + 1 + (int)nn_rng_below(&rng, (uint32_t)(cols - j1 - 1));
+      int j1 = (int)nn_rng_below(&rng, (uint32_t)cols - 1),
+          j2 = j1 + 1 + (int)nn_rng_below(&rng, (uint32_t)(cols - j1 - 1));
       if (r % 3 == 0) {
         xr[j1] = xr[j2] = 2.0f;
         labels[r] = r % 2 ? j1 : j2;
@@ -658,8 +663,8 @@ static void test_sum(void) {
   CHECK_OK(nn_op_accumulate(cl, x.buf.mem, acc.buf.mem, 2, 0.5f, "test accumulate"));
   CHECK_OK(nn_op_accumulate(cl, x.buf.mem, acc.buf.mem, 3, -1.0f, "test accumulate"));
   dev_download(cl, &acc);
-  CHECK(acc.host[0] == 0 && acc.host[1] == 0 && acc.host[2] == 2.5f && acc.host[3] == -2.5f,
-        "accumulate: %g %g %g %g", acc.host[0], acc.host[1], acc.host[2], acc.host[3]);
+  CHECK(acc.host[0] == 0 && acc.host[1] == 0 && acc.host[2] == 2.5f && acc.host[3] == -2.5f, "accumulate: %g %g %g %g",
+        acc.host[0], acc.host[1], acc.host[2], acc.host[3]);
   dev_free(cl, &acc);
   dev_free(cl, &x);
 }
@@ -860,7 +865,8 @@ static void test_gather(void) {
             strstr(nn_error(), "gather 'y'") && strstr(nn_error(), "float32"),
         "float labels are refused: %s", nn_error());
   CHECK(nn_op_gather(cl, images.mem, NN_COLUMN_U8, SIZE, index.mem, COUNT - N + 1, N, out.buf.mem, false, 1,
-                     "gather 'x'") != 0 && strstr(nn_error(), "gather 'x'") && strstr(nn_error(), "index"),
+                     "gather 'x'") != 0 &&
+            strstr(nn_error(), "gather 'x'") && strstr(nn_error(), "index"),
         "an index too short for start + n is refused: %s", nn_error());
   nn_cl_free(cl, &bad_index);
   nn_cl_free(cl, &images);
@@ -898,8 +904,8 @@ static void test_sgd(void) {
       for (int i = 0; i < n; i++) pw[i] = p.host[i];
       for (int step = 0; step < 3; step++) {
         dev_array g = dev_random(cl, &rng, n, -1, 1);
-        CHECK_OK(nn_op_sgd(cl, p.buf.mem, g.buf.mem, mu ? v.buf.mem : NULL, n, lr, mu, cases[c].nesterov, wd,
-                           "test sgd"));
+        CHECK_OK(
+            nn_op_sgd(cl, p.buf.mem, g.buf.mem, mu ? v.buf.mem : NULL, n, lr, mu, cases[c].nesterov, wd, "test sgd"));
         for (int i = 0; i < n; i++) {
           double d = g.host[i] + (double)wd * pw[i];
           vw[i] = mu * vw[i] + d;
@@ -935,7 +941,8 @@ static void test_adam(void) {
       for (int i = 0; i < n; i++) pw[i] = p.host[i];
       for (int t = 1; t <= 3; t++) {
         dev_array g = dev_random(cl, &rng, n, -1, 1);
-        CHECK_OK(nn_op_adam(cl, p.buf.mem, g.buf.mem, m.buf.mem, v.buf.mem, n, lr, b1, b2, eps, t, decays[d], "test adam"));
+        CHECK_OK(
+            nn_op_adam(cl, p.buf.mem, g.buf.mem, m.buf.mem, v.buf.mem, n, lr, b1, b2, eps, t, decays[d], "test adam"));
         for (int i = 0; i < n; i++) {
           double gd = g.host[i] + (double)decays[d] * pw[i];
           mw[i] = b1 * mw[i] + (1 - (double)b1) * gd;
@@ -963,8 +970,8 @@ static void test_adam(void) {
 
 /* ---- argument errors: every one names the node ---- */
 
-#define CHECK_FAILS(call, fragment)                                                              \
-  CHECK((call) != 0 && strstr(nn_error(), "node 'z'") && strstr(nn_error(), (fragment)),         \
+#define CHECK_FAILS(call, fragment)                                                      \
+  CHECK((call) != 0 && strstr(nn_error(), "node 'z'") && strstr(nn_error(), (fragment)), \
         "%s should fail with '%s', got: %s", #call, (fragment), nn_error())
 
 static void test_errors(void) {
