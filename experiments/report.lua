@@ -131,7 +131,8 @@ local count = 0
 for _ in pairs(selected) do count = count + 1 end
 local index = 0
 for _, task in ipairs(TASKS) do
-  if selected[task.n] then
+  -- Tasks without a sweep run on the first process only when several share the work.
+  if selected[task.n] and (task.sweep or nn.sweep.is_leader()) then
     index = index + 1
     train.progress_prefix = string.format("[task %d, %d of %d] ", task.n, index, count)
     io.stderr:write(string.format("nnrun: ==== task %d (%d of %d): %s ====\n", task.n, index, count, task.title))
@@ -189,6 +190,7 @@ if args.quick then
   head[#head + 1] = ""
   head[#head + 1] = "*Quick run: every task on a small subset for few epochs, so the numbers fall short of the seed's by design.*"
 end
+if not nn.sweep.is_leader() then return end
 core.mkdirs("results")
 core.write_file("results/REPORT.md", table.concat(head, "\n") .. "\n\n" .. table.concat(sections, "\n\n") .. "\n")
 print("wrote results/REPORT.md")

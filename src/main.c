@@ -1,8 +1,11 @@
 /* nnrun: runs a Lua experiment script with the nn library, or answers --devices, --version, --help.
  * Exit status: 0 ok, 1 the script failed, 2 usage or set-up error (no device, missing data). */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <lualib.h>
 
@@ -30,10 +33,24 @@ static int list_devices(void) {
     fprintf(stderr, "nnrun: %s\n", nn_error());
     return EXIT_SETUP;
   }
-  int selected = nn_cl_select(nn_env("NN_DEVICE"), devices, count, &chosen);
+  /* Several devices (comma-separated, or all): each part must match one. */
+  const char *spec = nn_env("NN_DEVICE");
+  bool marked[64] = {false};
+  int selected = 0;
+  char list[1024];
+  snprintf(list, sizeof list, "%s", spec ? spec : "");
+  if (spec && strcmp(spec, "all") == 0) {
+    for (int i = 0; i < count && i < 64; i++) marked[i] = true;
+  } else {
+    char *save, *tok = strtok_r(list, ",", &save);
+    do {
+      selected = nn_cl_select(tok, devices, count, &chosen);
+      if (selected == 0 && chosen < 64) marked[chosen] = true;
+    } while (selected == 0 && tok && (tok = strtok_r(NULL, ",", &save)));
+  }
   for (int i = 0; i < count; i++) {
     const nn_device_info *d = &devices[i];
-    printf("%c %d:%d  %-40s %-4s %7.2f GiB  %3u CU  %s, driver %s\n", i == chosen ? '*' : ' ', d->platform,
+    printf("%c %d:%d  %-40s %-4s %7.2f GiB  %3u CU  %s, driver %s\n", i < 64 && marked[i] ? '*' : ' ', d->platform,
            d->index, d->name, nn_cl_type_name(d->type), (double)d->global_mem / (1 << 30), d->compute_units,
            d->platform_name, d->driver);
   }
@@ -42,7 +59,7 @@ static int list_devices(void) {
     fprintf(stderr, "nnrun: %s\n", nn_error());
     return EXIT_SETUP;
   }
-  printf("(* is the device NN_DEVICE selects)\n");
+  printf("(* marks what NN_DEVICE selects)\n");
   return EXIT_OK;
 }
 
@@ -101,6 +118,66 @@ static int run_script(int argc, char **argv) {
   return status;
 }
 
+/* NN_DEVICE naming several devices ("0:0,1:0", "gpu,cpu" or "all"): one child nnrun per device,
+ * each with NN_DEVICE set to its device and NN_SHARD to k/N, so nn.sweep spreads the members over
+ * them. Returns the worst child status. */
+static int run_on_devices(char **argv, const char *spec) {
+  nn_device_info *devices;
+  int count;
+  if (nn_cl_list_devices(&devices, &count) != 0) {
+    fprintf(stderr, "nnrun: %s\n", nn_error());
+    return EXIT_SETUP;
+  }
+  char specs[16][64];
+  int n = 0;
+  if (strcmp(spec, "all") == 0) {
+    for (int i = 0; i < count && n < 16; i++, n++) snprintf(specs[n], sizeof specs[n], "%d:%d", devices[i].platform, devices[i].index);
+  } else {
+    char list[1024];
+    snprintf(list, sizeof list, "%s", spec);
+    for (char *save, *tok = strtok_r(list, ",", &save); tok && n < 16; tok = strtok_r(NULL, ",", &save)) {
+      int chosen;
+      if (nn_cl_select(tok, devices, count, &chosen) != 0) {
+        fprintf(stderr, "nnrun: %s\n", nn_error());
+        free(devices);
+        return EXIT_SETUP;
+      }
+      snprintf(specs[n++], sizeof specs[n], "%d:%d", devices[chosen].platform, devices[chosen].index);
+    }
+  }
+  free(devices);
+  if (n == 0) {
+    fprintf(stderr, "nnrun: NN_DEVICE='%s' names no device\n", spec);
+    return EXIT_SETUP;
+  }
+  fprintf(stderr, "nnrun: %d processes, one per device\n", n);
+  pid_t pids[16];
+  for (int k = 0; k < n; k++) {
+    char shard[32];
+    snprintf(shard, sizeof shard, "%d/%d", k, n);
+    pids[k] = fork();
+    if (pids[k] == 0) {
+      setenv("NN_DEVICE", specs[k], 1);
+      setenv("NN_SHARD", shard, 1);
+      execv("/proc/self/exe", argv);
+      perror("nnrun: exec");
+      _exit(EXIT_SETUP);
+    }
+    if (pids[k] < 0) {
+      perror("nnrun: fork");
+      return EXIT_SETUP;
+    }
+  }
+  int worst = EXIT_OK;
+  for (int k = 0; k < n; k++) {
+    int status;
+    if (waitpid(pids[k], &status, 0) < 0) continue;
+    int code = WIFEXITED(status) ? WEXITSTATUS(status) : EXIT_SCRIPT;
+    if (code > worst) worst = code;
+  }
+  return worst;
+}
+
 int main(int argc, char **argv) {
   if (argc < 2) {
     usage(stderr);
@@ -120,5 +197,7 @@ int main(int argc, char **argv) {
     usage(stderr);
     return EXIT_SETUP;
   }
+  const char *spec = nn_env("NN_DEVICE");
+  if (spec && (strchr(spec, ',') || strcmp(spec, "all") == 0)) return run_on_devices(argv, spec);
   return run_script(argc, argv);
 }

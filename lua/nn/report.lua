@@ -328,6 +328,8 @@ end
 report.written = {}
 
 function Report:write()
+  -- When processes share a sweep (several devices, mpirun), the first writes the reports.
+  if not require("nn.sweep").is_leader() then return self.dir .. "/README.md" end
   for i, r in ipairs(report.written) do
     if r == self then table.remove(report.written, i) break end
   end

@@ -7,7 +7,10 @@
 
 const nn_env_var nn_env_vars[] = {
     {"NN_DEVICE", "OpenCL device: cpu, gpu, P:D (platform:device index) or part of its name; "
-                  "unset: first GPU, else first CPU"},
+                  "unset: first GPU, else first CPU. Several, comma-separated, or all: one process "
+                  "per device, sweep members spread over them"},
+    {"NN_SHARD", "k/N: this process runs sweep members k, k+N, ... (set by nnrun for each device when "
+                 "NN_DEVICE lists several; mpirun's rank and size are read the same way)"},
     {"NN_DATA", "folder holding the data sets (default: data/ in the source tree)"},
     {"NN_CACHE", "folder for compiled kernels (default: $XDG_CACHE_HOME/nnrun or ~/.cache/nnrun)"},
     {"NN_CL_DIR", "load kernels from this folder of .cl files instead of the copies built in "

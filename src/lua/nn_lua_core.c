@@ -1,6 +1,9 @@
 /* nn._core: what the Lua library needs from the runtime itself: version, device, environment,
  * clocks and atomic files. */
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -105,6 +108,48 @@ static int core_setup_error(lua_State *L) {
   return nn_lua_raise_setup(L);
 }
 
+/* shard() -> k, N: this process's share of sweep members. NN_SHARD ("k/N", set by nnrun for
+ * each device) or the MPI launcher's rank and size (Open MPI, or PMI for MPICH and Slurm). */
+static int core_shard(lua_State *L) {
+  const char *shard = nn_env("NN_SHARD");
+  int k = 0, n = 1;
+  if (shard) {
+    if (sscanf(shard, "%d/%d", &k, &n) != 2 || n < 1 || k < 0 || k >= n) {
+      nn_fail("NN_SHARD='%s' is not k/N with 0 <= k < N", shard);
+      return nn_lua_raise_setup(L);
+    }
+  } else if (getenv("OMPI_COMM_WORLD_SIZE")) {
+    k = atoi(getenv("OMPI_COMM_WORLD_RANK") ? getenv("OMPI_COMM_WORLD_RANK") : "0");
+    n = atoi(getenv("OMPI_COMM_WORLD_SIZE"));
+  } else if (getenv("PMI_SIZE")) {
+    k = atoi(getenv("PMI_RANK") ? getenv("PMI_RANK") : "0");
+    n = atoi(getenv("PMI_SIZE"));
+  }
+  lua_pushinteger(L, k);
+  lua_pushinteger(L, n < 1 ? 1 : n);
+  return 2;
+}
+
+/* alive(pid) -> whether a process with this id runs on this machine (sweeps waiting on a member). */
+static int core_alive(lua_State *L) {
+  lua_pushboolean(L, kill((pid_t)luaL_checkinteger(L, 1), 0) == 0);
+  return 1;
+}
+
+/* pid() -> this process's id */
+static int core_pid(lua_State *L) {
+  lua_pushinteger(L, getpid());
+  return 1;
+}
+
+/* sleep(seconds) */
+static int core_sleep(lua_State *L) {
+  double s = luaL_checknumber(L, 1);
+  struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
+  nanosleep(&ts, NULL);
+  return 0;
+}
+
 /* is_tty(fd) -> whether stdout (1) or stderr (2) is a terminal, for progress bars. */
 static int core_is_tty(lua_State *L) {
   lua_pushboolean(L, isatty((int)luaL_optinteger(L, 1, 1)));
@@ -116,7 +161,9 @@ int nn_lua_open_core(lua_State *L) {
       {"version", core_version},     {"git_commit", core_git_commit}, {"device", core_device},
       {"devices", core_devices},     {"stats", core_stats},           {"env", core_env},
       {"seconds", core_seconds},     {"write_file", core_write_file}, {"mkdirs", core_mkdirs},
-      {"setup_error", core_setup_error}, {"is_tty", core_is_tty},     {NULL, NULL},
+      {"setup_error", core_setup_error}, {"is_tty", core_is_tty},     {"shard", core_shard},
+      {"alive", core_alive},         {"pid", core_pid},               {"sleep", core_sleep},     {"deserialize", nn_lua_deserialize},
+      {NULL, NULL},
   };
   luaL_newlib(L, fns);
   lua_pushstring(L, NN_SOURCE_ROOT);
