@@ -59,6 +59,26 @@ int nn_lua_had_setup_error(lua_State *L) {
   return had;
 }
 
+double nn_lua_opt_number(lua_State *L, int opt, const char *key, double fallback) {
+  if (lua_isnoneornil(L, opt)) return fallback;
+  luaL_checktype(L, opt, LUA_TTABLE);
+  lua_getfield(L, opt, key);
+  int ok;
+  double v = lua_tonumberx(L, -1, &ok);
+  if (!ok && !lua_isnil(L, -1)) luaL_error(L, "option '%s': number expected, got %s", key, luaL_typename(L, -1));
+  lua_pop(L, 1);
+  return ok ? v : fallback;
+}
+
+int nn_lua_opt_bool(lua_State *L, int opt, const char *key, int fallback) {
+  if (lua_isnoneornil(L, opt)) return fallback;
+  luaL_checktype(L, opt, LUA_TTABLE);
+  lua_getfield(L, opt, key);
+  int v = lua_isnil(L, -1) ? fallback : lua_toboolean(L, -1);
+  lua_pop(L, 1);
+  return v;
+}
+
 /* One device per process: scripts do not choose devices, NN_DEVICE does. */
 static nn_cl *process_cl;
 

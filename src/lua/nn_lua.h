@@ -23,6 +23,11 @@ int nn_lua_raise_setup(lua_State *L);
 /* True once nn_lua_raise_setup has been called in this state. */
 int nn_lua_had_setup_error(lua_State *L);
 
+/* Options tables: the field `key` of the table at stack index `opt` (which may be absent),
+ * or `fallback`; a field of the wrong type raises "option 'key': number expected, got string". */
+double nn_lua_opt_number(lua_State *L, int opt, const char *key, double fallback);
+int nn_lua_opt_bool(lua_State *L, int opt, const char *key, int fallback);
+
 /* The process's OpenCL device, opened on first use from NN_DEVICE (raises a set-up error if
  * that fails). */
 struct nn_cl;
@@ -36,6 +41,10 @@ void nn_lua_close_cl(void);
 nn_tensor *nn_lua_new_tensor(lua_State *L, nn_dtype dtype, int ndim, const int64_t *shape);
 nn_tensor *nn_lua_check_tensor(lua_State *L, int index);
 nn_tensor *nn_lua_to_tensor(lua_State *L, int index); /* NULL if not a tensor */
+
+/* deserialize(string) -> the value lua/nn/util.lua's serialize wrote: a strict reader that runs
+ * nothing (nn_lua_state.c); damaged input raises "damaged training state: byte N: ...". */
+int nn_lua_deserialize(lua_State *L);
 
 /* The module openers, one per binding file. */
 int nn_lua_open_core(lua_State *L);    /* nn_lua_core.c: devices, version, env, timing */

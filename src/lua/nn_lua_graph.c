@@ -397,13 +397,6 @@ static int model_plan(lua_State *L) {
   return 1;
 }
 
-static float opt_field(lua_State *L, int t, const char *key, float fallback) {
-  lua_getfield(L, t, key);
-  float v = lua_isnil(L, -1) ? fallback : (float)luaL_checknumber(L, -1);
-  lua_pop(L, 1);
-  return v;
-}
-
 /* m:optimize(plan, {params}, {grads}, {kind="adam"|"sgd", lr=, ...}) */
 static int model_optimize(lua_State *L) {
   nn_model *m = check_model(L, 1);
@@ -413,15 +406,13 @@ static int model_optimize(lua_State *L) {
   lua_getfield(L, 5, "kind");
   o.kind = strcmp(luaL_optstring(L, -1, "sgd"), "adam") == 0 ? NN_OPTIM_ADAM : NN_OPTIM_SGD;
   lua_pop(L, 1);
-  o.lr = opt_field(L, 5, "lr", 0.01f);
-  o.momentum = opt_field(L, 5, "momentum", 0);
-  o.weight_decay = opt_field(L, 5, "weight_decay", 0);
-  o.beta1 = opt_field(L, 5, "beta1", 0.9f);
-  o.beta2 = opt_field(L, 5, "beta2", 0.999f);
-  o.eps = opt_field(L, 5, "eps", 1e-7f);
-  lua_getfield(L, 5, "nesterov");
-  o.nesterov = lua_toboolean(L, -1);
-  lua_pop(L, 1);
+  o.lr = (float)nn_lua_opt_number(L, 5, "lr", 0.01f);
+  o.momentum = (float)nn_lua_opt_number(L, 5, "momentum", 0);
+  o.weight_decay = (float)nn_lua_opt_number(L, 5, "weight_decay", 0);
+  o.beta1 = (float)nn_lua_opt_number(L, 5, "beta1", 0.9f);
+  o.beta2 = (float)nn_lua_opt_number(L, 5, "beta2", 0.999f);
+  o.eps = (float)nn_lua_opt_number(L, 5, "eps", 1e-7f);
+  o.nesterov = nn_lua_opt_bool(L, 5, "nesterov", 0);
   int *params, *grads;
   int n = read_ids(L, 3, &params);
   if (n < 0) return nn_lua_raise(L);

@@ -38,17 +38,6 @@ static nn_tensor *check_labels(lua_State *L, int arg, int64_t n) {
   return t;
 }
 
-static double opt_number(lua_State *L, int opt, const char *key, double def) {
-  if (lua_isnoneornil(L, opt)) return def;
-  luaL_checktype(L, opt, LUA_TTABLE);
-  lua_getfield(L, opt, key);
-  int ok;
-  double v = lua_tonumberx(L, -1, &ok);
-  if (!ok && !lua_isnil(L, -1)) luaL_error(L, "option '%s': number expected, got %s", key, luaL_typename(L, -1));
-  lua_pop(L, 1);
-  return ok ? v : def;
-}
-
 static void push_doubles(lua_State *L, const double *v, int n) {
   int64_t shape[1] = {n};
   nn_tensor *t = nn_lua_new_tensor(L, NN_F32, 1, shape);
@@ -213,11 +202,11 @@ static int ml_svm_fit(lua_State *L) {
   nn_tensor *xt = check_samples(L, 1);
   int n = (int)xt->shape[0], d = (int)xt->shape[1];
   nn_tensor *yt = check_labels(L, 2, n);
-  nn_svm_options o = {.c = opt_number(L, 3, "C", 1),
-                      .tol = opt_number(L, 3, "tol", 1e-4),
-                      .max_iter = (int)opt_number(L, 3, "max_iter", 1000),
-                      .bias = opt_number(L, 3, "bias", 1),
-                      .seed = (uint64_t)opt_number(L, 3, "seed", 0)};
+  nn_svm_options o = {.c = nn_lua_opt_number(L, 3, "C", 1),
+                      .tol = nn_lua_opt_number(L, 3, "tol", 1e-4),
+                      .max_iter = (int)nn_lua_opt_number(L, 3, "max_iter", 1000),
+                      .bias = nn_lua_opt_number(L, 3, "bias", 1),
+                      .seed = (uint64_t)nn_lua_opt_number(L, 3, "seed", 0)};
   double *x = nn_alloc((size_t)n * (size_t)d * sizeof(double), "SVM samples");
   double *w = nn_alloc(((size_t)d + 1) * sizeof(double), "SVM weights");
   if (!x || !w) {
@@ -265,12 +254,12 @@ static int ml_perceptron_train(lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
   int count = (int)luaL_len(L, 1);
   luaL_argcheck(L, count >= 1, 1, "at least one problem expected");
-  nn_perceptron_options o = {.eta = (float)opt_number(L, 2, "eta", 0.01),
-                             .max_epochs = (int)opt_number(L, 2, "max_epochs", 1000),
-                             .tol = opt_number(L, 2, "tol", 1e-3),
-                             .n_iter_no_change = (int)opt_number(L, 2, "n_iter_no_change", 5),
-                             .init_scale = (float)opt_number(L, 2, "init_scale", 0.01),
-                             .local_size = (int)opt_number(L, 2, "local_size", 0)};
+  nn_perceptron_options o = {.eta = (float)nn_lua_opt_number(L, 2, "eta", 0.01),
+                             .max_epochs = (int)nn_lua_opt_number(L, 2, "max_epochs", 1000),
+                             .tol = nn_lua_opt_number(L, 2, "tol", 1e-3),
+                             .n_iter_no_change = (int)nn_lua_opt_number(L, 2, "n_iter_no_change", 5),
+                             .init_scale = (float)nn_lua_opt_number(L, 2, "init_scale", 0.01),
+                             .local_size = (int)nn_lua_opt_number(L, 2, "local_size", 0)};
   bool host = false;
   if (!lua_isnoneornil(L, 2)) {
     lua_getfield(L, 2, "host");

@@ -33,24 +33,6 @@ static void push_canvas(lua_State *L, nn_plot_canvas *c) {
 
 /* Options-table readers; `opt` is the stack index of the table, which may be absent (nil). */
 
-static double opt_number(lua_State *L, int opt, const char *key, double def) {
-  if (lua_isnoneornil(L, opt)) return def;
-  lua_getfield(L, opt, key);
-  int ok;
-  double v = lua_tonumberx(L, -1, &ok);
-  if (!ok && !lua_isnil(L, -1)) luaL_error(L, "option '%s': number expected, got %s", key, luaL_typename(L, -1));
-  lua_pop(L, 1);
-  return ok ? v : def;
-}
-
-static bool opt_bool(lua_State *L, int opt, const char *key, bool def) {
-  if (lua_isnoneornil(L, opt)) return def;
-  lua_getfield(L, opt, key);
-  bool v = lua_isnil(L, -1) ? def : lua_toboolean(L, -1);
-  lua_pop(L, 1);
-  return v;
-}
-
 /* The string option, or def; the result stays valid while the options table is on the stack. */
 static const char *opt_string(lua_State *L, int opt, const char *key, const char *def) {
   if (lua_isnoneornil(L, opt)) return def;
@@ -72,7 +54,7 @@ static nn_plot_rgba parse_colour(lua_State *L, const char *text, double alpha) {
 /* A colour option: the string, times the option `alpha` (default 1); `none` if absent. */
 static nn_plot_rgba opt_colour(lua_State *L, int opt, const char *key, const char *def) {
   const char *text = opt_string(L, opt, key, def);
-  return parse_colour(L, text ? text : "none", opt_number(L, opt, "alpha", 1));
+  return parse_colour(L, text ? text : "none", nn_lua_opt_number(L, opt, "alpha", 1));
 }
 
 static nn_plot_dash opt_dash(lua_State *L, int opt) {
@@ -85,7 +67,7 @@ static nn_plot_dash opt_dash(lua_State *L, int opt) {
 
 /* {stroke = colour, width = 1, dash = "-"}: the outline; width 0 or no stroke colour draws none. */
 static nn_plot_stroke opt_stroke(lua_State *L, int opt, const char *def_colour) {
-  return (nn_plot_stroke){opt_colour(L, opt, "stroke", def_colour), opt_number(L, opt, "width", 1), opt_dash(L, opt)};
+  return (nn_plot_stroke){opt_colour(L, opt, "stroke", def_colour), nn_lua_opt_number(L, opt, "width", 1), opt_dash(L, opt)};
 }
 
 /* Scratch memory owned by a userdata left on the stack: the garbage collector frees it, also when
@@ -200,7 +182,7 @@ static int canvas_rect(lua_State *L) {
 static int canvas_polyline(lua_State *L) {
   nn_plot_canvas *c = check_canvas(L);
   nn_plot_stroke stroke = opt_stroke(L, 4, "black");
-  bool closed = opt_bool(L, 4, "closed", false);
+  bool closed = nn_lua_opt_bool(L, 4, "closed", false);
   double *x, *y;
   size_t n = check_points(L, 2, 3, "polyline", &x, &y);
   if (nn_plot_polyline(c, x, y, n, closed, &stroke) != 0) return nn_lua_raise(L);
@@ -227,8 +209,8 @@ static int canvas_markers(lua_State *L) {
   int shape = 0;
   while (shapes[shape] && strcmp(shapes[shape], shape_name) != 0) shape++;
   if (!shapes[shape]) return luaL_error(L, "markers: shape '%s' is not one of o s D ^ + x", shape_name);
-  double radius = opt_number(L, 4, "radius", 3), alpha = opt_number(L, 4, "alpha", 1);
-  nn_plot_stroke edge = {parse_colour(L, opt_string(L, 4, "stroke", "none"), 1), opt_number(L, 4, "width", 1),
+  double radius = nn_lua_opt_number(L, 4, "radius", 3), alpha = nn_lua_opt_number(L, 4, "alpha", 1);
+  nn_plot_stroke edge = {parse_colour(L, opt_string(L, 4, "stroke", "none"), 1), nn_lua_opt_number(L, 4, "width", 1),
                          NN_PLOT_SOLID};
   double *x, *y;
   size_t n = check_points(L, 2, 3, "markers", &x, &y);
@@ -252,7 +234,7 @@ static int canvas_markers(lua_State *L) {
 }
 
 static nn_plot_font opt_font(lua_State *L, int opt) {
-  return (nn_plot_font){opt_number(L, opt, "size", 10), opt_bool(L, opt, "bold", false)};
+  return (nn_plot_font){nn_lua_opt_number(L, opt, "size", 10), nn_lua_opt_bool(L, opt, "bold", false)};
 }
 
 /* c:text(s, x, y, {size = 10, halign = "left", valign = "baseline", angle = 0, colour = "black",
@@ -271,7 +253,7 @@ static int canvas_text(lua_State *L) {
   if (!h_names[hi]) return luaL_error(L, "text: halign '%s' is not left, center or right", h);
   if (!v_names[vi]) return luaL_error(L, "text: valign '%s' is not top, middle, baseline or bottom", v);
   nn_plot_rgba colour = opt_colour(L, 5, "colour", "black");
-  double angle = opt_number(L, 5, "angle", 0);
+  double angle = nn_lua_opt_number(L, 5, "angle", 0);
   if (nn_plot_text(c, s, x, y, &font, (nn_plot_halign)hi, (nn_plot_valign)vi, angle, colour) != 0)
     return nn_lua_raise(L);
   return 0;
@@ -320,11 +302,11 @@ static int canvas_image(lua_State *L) {
   double x = luaL_checknumber(L, 5), y = luaL_checknumber(L, 6), w = luaL_checknumber(L, 7), h = luaL_checknumber(L, 8);
   nn_plot_image_style style;
   if (nn_plot_cmap_find(opt_string(L, 9, "cmap", "gray"), &style.cmap) != 0) return nn_lua_raise(L);
-  style.vmin = opt_number(L, 9, "vmin", 0);
-  style.vmax = opt_number(L, 9, "vmax", 1);
-  style.integer_scale = opt_bool(L, 9, "integer", false);
+  style.vmin = nn_lua_opt_number(L, 9, "vmin", 0);
+  style.vmax = nn_lua_opt_number(L, 9, "vmax", 1);
+  style.integer_scale = nn_lua_opt_bool(L, 9, "integer", false);
   style.nan_colour = parse_colour(L, opt_string(L, 9, "nan", "#ff00ff"), 1);
-  double offset = opt_number(L, 9, "offset", 0);
+  double offset = nn_lua_opt_number(L, 9, "offset", 0);
   luaL_argcheck(L, offset >= 0 && offset == floor(offset), 9, "offset must be a whole number >= 0");
   float *v = image_values(L, 2, (size_t)offset, (size_t)(rows * cols));
   double drawn[4];
