@@ -98,21 +98,27 @@ function Node:get() return self.graph.c:get_scalar(self.id) end
 function Node:__tostring() return string.format("nn.Node %s '%s' %s", self:info().op, self:name(), self:shape_string()) end
 
 -- A number becomes an affine op on the other side; two nodes a broadcasting binary op.
+-- node op number as an affine map a*x + b: {scale, shift} per op.
+local AFFINE_RIGHT = {add = function(c) return 1, c end, sub = function(c) return 1, -c end,
+  mul = function(c) return c, 0 end, div = function(c) return 1 / c, 0 end}
+-- number op node: the same with the number on the left (division is handled apart).
+local AFFINE_LEFT = {add = function(c) return 1, c end, sub = function(c) return -1, c end,
+  mul = function(c) return c, 0 end}
+
 local function arith(op, a, b)
   local g = is_node(a) and a.graph or b.graph
   local where = util.where()
-  if type(b) == "number" then
-    check_node(a, op)
-    if op == "add" then return node(g, g.c:affine(a.id, 1, b, nil, where)) end
-    if op == "sub" then return node(g, g.c:affine(a.id, 1, -b, nil, where)) end
-    if op == "mul" then return node(g, g.c:affine(a.id, b, 0, nil, where)) end
-    return node(g, g.c:affine(a.id, 1 / b, 0, nil, where))
-  elseif type(a) == "number" then
+  if type(a) == "number" and op == "div" then
     check_node(b, op)
-    if op == "add" then return node(g, g.c:affine(b.id, 1, a, nil, where)) end
-    if op == "sub" then return node(g, g.c:affine(b.id, -1, a, nil, where)) end
-    if op == "mul" then return node(g, g.c:affine(b.id, a, 0, nil, where)) end
-    return node(g, g.c:binary("div", g.c:affine(b.id, 0, a, nil, where), b.id, nil, where))
+    local numerator = g.c:affine(b.id, 0, a, nil, where)  -- the constant a, shaped like b
+    return node(g, g.c:binary("div", numerator, b.id, nil, where))
+  end
+  if type(a) == "number" or type(b) == "number" then
+    local x, c, maps = b, a, AFFINE_LEFT
+    if type(b) == "number" then x, c, maps = a, b, AFFINE_RIGHT end
+    check_node(x, op)
+    local scale, shift = maps[op](c)
+    return node(g, g.c:affine(x.id, scale, shift, nil, where))
   end
   check_node(a, op, "left operand")
   check_node(b, op, "right operand")
