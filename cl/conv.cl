@@ -60,9 +60,13 @@ __kernel void conv_col2im(__global const float *cols, __global float *dx, int im
     int oy = (yp - ky) / stride_h;
     for (int kx = 0; kx < kw; kx++) {
       __global const float *src = cols + ((ci * kh + ky) * kw + kx) * ncols + (img * oh + oy) * ow;
-      /* the columns ox whose pixel ox * stride_w - pad_left + kx lies in [0, w) */
+      /* the columns ox whose pixel ox * stride_w - pad_left + kx lies in [0, w): ox * stride_w
+       * >= pad_left - kx and <= last; a negative last (kx in the right padding for every ox)
+       * must skip, not truncate to ox = 0. */
+      int last = w - 1 + pad_left - kx;
+      if (last < 0) continue;
       int lo = pad_left > kx ? (pad_left - kx + stride_w - 1) / stride_w : 0;
-      int hi = min(ow - 1, (w - 1 + pad_left - kx) / stride_w);
+      int hi = min(ow - 1, last / stride_w);
       for (int ox = lo; ox <= hi; ox++) out[ox * stride_w - pad_left + kx] += src[ox];
     }
   }

@@ -154,7 +154,9 @@ int nn_op_conv2d_backward_weight(nn_cl *cl, const nn_conv_shape *s, cl_mem x, cl
                                  cl_mem workspace, const char *what);
 
 /* Max or average pooling; oc is unused (= c). Padding counts as -inf for max and is excluded
- * from the average's count. y (n, c, out_h, out_w). */
+ * from the average's count; a window entirely in padding (a pad at least the window, which
+ * Keras's padding never makes) gives 0 rather than -inf, so nothing downstream turns into NaN.
+ * y (n, c, out_h, out_w). */
 int nn_op_pool2d(nn_cl *cl, const nn_conv_shape *s, bool max, cl_mem x, cl_mem y, const char *what);
 /* dx (n, c, h, w) from x, y and dy: max routes dy to the first maximum of each window. */
 int nn_op_pool2d_backward(nn_cl *cl, const nn_conv_shape *s, bool max, cl_mem x, cl_mem y, cl_mem dy, cl_mem dx,

@@ -53,8 +53,26 @@ static dev_array dev_quarters(int n) {
   return a;
 }
 
-static void fill_nan(dev_array *a) {
-  CHECK_OK(nn_cl_fill(cl, &a->buf, 0, (size_t)a->n * sizeof(float), NAN_BITS));
+/* An output of n floats followed by GUARD floats that no op may write. The guard holds -0.0,
+ * whose bits any store or addition of another value changes (NaN would survive a stray +=). */
+#define GUARD 64
+#define GUARD_BITS 0x80000000u
+static dev_array dev_guarded(int n) {
+  dev_array a = dev_new(cl, n + GUARD);
+  a.n = n;
+  CHECK_OK(nn_cl_fill(cl, &a.buf, (size_t)n * sizeof(float), GUARD * sizeof(float), GUARD_BITS));
+  return a;
+}
+
+static void fill_nan(dev_array *a) { CHECK_OK(nn_cl_fill(cl, &a->buf, 0, (size_t)a->n * sizeof(float), NAN_BITS)); }
+
+/* Whether the guard after an output still holds what dev_guarded wrote. */
+static bool guard_intact(const dev_array *a) {
+  uint32_t g[GUARD];
+  CHECK_OK(nn_cl_read(cl, &a->buf, (size_t)a->n * sizeof(float), g, sizeof g));
+  for (int i = 0; i < GUARD; i++)
+    if (g[i] != GUARD_BITS) return false;
+  return true;
 }
 
 /* Runs an op's forward with the current device inputs and reads its output into out. */
@@ -164,7 +182,7 @@ static void test_conv(conv_case cc) {
   CHECK_OK(nn_conv_shape_infer(&s, cc.label));
   int nx = s.n * s.c * s.h * s.w, nw = s.oc * s.c * s.kh * s.kw, ny = s.n * s.oc * s.out_h * s.out_w;
   dev_array x = dev_quarters(nx), w = dev_quarters(nw), b = dev_quarters(s.oc), dy = dev_quarters(ny);
-  dev_array y = dev_new(cl, ny), dx = dev_new(cl, nx), dw = dev_new(cl, nw), db = dev_new(cl, s.oc);
+  dev_array y = dev_guarded(ny), dx = dev_guarded(nx), dw = dev_guarded(nw), db = dev_guarded(s.oc);
   nn_buffer ws;
   CHECK_OK(nn_cl_alloc(cl, nn_conv_workspace(&s) * sizeof(float), "conv workspace", &ws));
   fill_nan(&y), fill_nan(&dx), fill_nan(&dw), fill_nan(&db);
@@ -174,6 +192,8 @@ static void test_conv(conv_case cc) {
   CHECK_OK(nn_op_conv2d_backward_weight(cl, &s, x.buf.mem, dy.buf.mem, dw.buf.mem, cc.bias ? db.buf.mem : NULL,
                                         ws.mem, cc.label));
   dev_download(cl, &y), dev_download(cl, &dx), dev_download(cl, &dw), dev_download(cl, &db);
+  CHECK(guard_intact(&y) && guard_intact(&dx) && guard_intact(&dw) && guard_intact(&db),
+        "%s: an op wrote past the end of its output", cc.label);
 
   double *ry = malloc(sizeof(double) * (size_t)ny), *rdx = malloc(sizeof(double) * (size_t)nx);
   double *rdw = malloc(sizeof(double) * (size_t)nw), *rdb = malloc(sizeof(double) * (size_t)s.oc);
@@ -230,6 +250,9 @@ static void test_convs(void) {
   test_conv((conv_case){"2x2 s3 (gaps between windows)", 2, 2, 8, 7, 3, 2, 2, 3, 3, 0, 1, 1, 0, true, 6});
   test_conv((conv_case){"window = padded input", 2, 2, 3, 4, 3, 5, 4, 1, 1, 1, 0, 1, 0, true, 6});
   test_conv((conv_case){"pad >= window (all-padding windows)", 1, 2, 4, 4, 2, 2, 2, 1, 1, 3, 2, 2, 3, true, 6});
+  /* Window columns that only ever see the right/bottom padding. */
+  test_conv((conv_case){"4x4 on 3x2, pads only bottom/right", 2, 2, 3, 2, 3, 4, 4, 1, 1, 0, 0, 2, 3, true, 6});
+  test_conv((conv_case){"4x4 s2 on 5x3, pads only bottom/right", 2, 2, 5, 3, 2, 4, 4, 2, 2, 0, 0, 3, 3, true, 6});
 }
 
 static void test_shape_errors(void) {
@@ -341,7 +364,7 @@ static void test_pool(const char *label, bool max, pool_input input, int n, int 
   nn_conv_shape s = {n, c, h, w, 0, kh, kw, sh, sw, pt, pl, pb, pr, 0, 0};
   CHECK_OK(nn_conv_shape_infer(&s, label));
   int nx = n * c * h * w, ny = n * c * s.out_h * s.out_w;
-  dev_array x = dev_new(cl, nx), y = dev_new(cl, ny), dx = dev_new(cl, nx);
+  dev_array x = dev_new(cl, nx), y = dev_guarded(ny), dx = dev_guarded(nx);
   dev_array dy = dev_random(cl, &rng, ny, -1, 1);
   int32_t *perm = malloc(sizeof(int32_t) * (size_t)nx);
   for (int i = 0; i < nx; i++) perm[i] = i;
@@ -359,6 +382,7 @@ static void test_pool(const char *label, bool max, pool_input input, int n, int 
   CHECK_OK(nn_op_pool2d(cl, &s, max, x.buf.mem, y.buf.mem, label));
   CHECK_OK(nn_op_pool2d_backward(cl, &s, max, x.buf.mem, y.buf.mem, dy.buf.mem, dx.buf.mem, label));
   dev_download(cl, &y), dev_download(cl, &dx);
+  CHECK(guard_intact(&y) && guard_intact(&dx), "%s: an op wrote past the end of its output", label);
   double *ry = malloc(sizeof(double) * (size_t)ny), *rdx = malloc(sizeof(double) * (size_t)nx);
   ref_pool(&s, max, x.host, dy.host, ry, rdx);
   double ey = max_rel_error(y.host, ry, ny), edx = max_rel_error(dx.host, rdx, nx), efd = 0;
@@ -462,8 +486,8 @@ static void test_bn(const char *label, int n, int c, int hw, double offset) {
   dev_array x = dev_random(cl, &rng, nx, offset - 1, offset + 1), dy = dev_random(cl, &rng, nx, -1, 1);
   dev_array gamma = dev_random(cl, &rng, c, 0.5, 1.5), beta = dev_random(cl, &rng, c, -1, 1);
   dev_array rmean = dev_random(cl, &rng, c, -1, 1), rvar = dev_random(cl, &rng, c, 0.5, 2);
-  dev_array y = dev_new(cl, nx), dx = dev_new(cl, nx), mean = dev_new(cl, c), invstd = dev_new(cl, c);
-  dev_array dgamma = dev_new(cl, c), dbeta = dev_new(cl, c);
+  dev_array y = dev_guarded(nx), dx = dev_guarded(nx), mean = dev_guarded(c), invstd = dev_guarded(c);
+  dev_array dgamma = dev_guarded(c), dbeta = dev_guarded(c);
   fill_nan(&y), fill_nan(&dx), fill_nan(&mean), fill_nan(&invstd), fill_nan(&dgamma), fill_nan(&dbeta);
   float *rm0 = malloc(sizeof(float) * (size_t)c), *rv0 = malloc(sizeof(float) * (size_t)c);
   memcpy(rm0, rmean.host, sizeof(float) * (size_t)c);
@@ -511,6 +535,9 @@ static void test_bn(const char *label, int n, int c, int hw, double offset) {
   double edx = max_rel_error(dx.host, rdx, nx), edg = max_rel_error(dgamma.host, rdg, c);
   double edb = max_rel_error(dbeta.host, rdb, c);
   CHECK(edx <= TOL && edg <= TOL && edb <= TOL, "%s backward: dx %.3g dgamma %.3g dbeta %.3g", label, edx, edg, edb);
+  CHECK(guard_intact(&y) && guard_intact(&dx) && guard_intact(&mean) && guard_intact(&invstd) &&
+            guard_intact(&dgamma) && guard_intact(&dbeta),
+        "%s: an op wrote past the end of its output", label);
 
   bn_ctx ctx = {&x, &y, &gamma, &beta, &rmean, &rvar, &mean, &invstd, n, c, hw, eps};
   double fx = check_fd(label, bn_forward, &ctx, &x, dx.host, 12, 0.05, dy.host, nx);
