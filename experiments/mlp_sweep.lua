@@ -20,12 +20,7 @@ local SEED = {
   ["MLP-5"] = {["Train accuracy"] = 0.9538, ["Test accuracy"] = 0.9274, ["Train loss"] = 0.0856, ["Test loss"] = 0.3235, ["Training time (s)"] = 103.04},
 }
 
-local data = nn.data.mnist()
-local train, test = data.train, data.test
-if args.subset then
-  train = train:subset(args.subset, seed)
-  test = test:subset(math.min(test.n, math.max(args.subset // 6, 100)), seed)
-end
+local train, test = nn.experiment.subsets(nn.data.mnist(), args.subset, seed)
 local dir = "results/mlp_sweep"
 local report = nn.report.new{name = "mlp_sweep", title = "Task 3: multi-layer perceptrons on MNIST", seed = seed, dir = dir}
 
@@ -39,28 +34,20 @@ local results = nn.sweep.run{name = "mlp_sweep", dir = dir, members = members, f
   run = function(member, ctx)
     local model = mlp.build(member.hidden)
     if ctx.index == 1 then model:summary{batch = batch} end
-    local history = model:fit(train, {loss = nn.loss.cross_entropy, optimizer = nn.optim.adam{lr = member.lr},
-      epochs = member.epochs, batch = member.batch, validation = test, seed = member.seed,
-      checkpoint = ctx.checkpoint, label = member.name})
-    local seconds = 0
-    for _, h in ipairs(history) do seconds = seconds + h.train_seconds end
-    -- Final numbers on the whole training and test sets, in evaluation mode.
-    local tr, te = model:evaluate(train), model:evaluate(test)
-    return {params = model:param_count(), train_accuracy = tr.accuracy, train_loss = tr.loss,
-      test_accuracy = te.accuracy, test_loss = te.loss, seconds = seconds, epochs = member.epochs,
-      history = history}
+    return nn.experiment.train_classifier(model, member, ctx, train, test)
   end}
 
 -- ---- report ----
 
-local device = nn.device()
+local names = {}
+for i, m in ipairs(mlp.sweep) do names[i] = m.name end
 report:text(string.format([[
 Five fully connected networks (ReLU hidden layers, Dense(10) logits, Keras's Glorot-uniform
 initialisation) trained on the %s training images with Adam (lr %g), batch %d, %d epochs, and
 evaluated on %s test images. Pixels are scaled to [0, 1]. Train and test accuracy and loss are
 measured after training, over the whole sets, in evaluation mode. Training time is the sum of the
 epochs' training time (validation excluded), on %s; the seed report's times are Keras on a Colab GPU.]],
-  nn.util.commas(train.n), lr, batch, epochs, nn.util.commas(test.n), device.name))
+  nn.util.commas(train.n), lr, batch, epochs, nn.util.commas(test.n), nn.experiment.machines(results, names)))
 
 local rows = {}
 for i, r in ipairs(results) do
@@ -78,28 +65,8 @@ report:table{name = "results", key = "MLP",
     {name = "Training time (s)", format = "%.2f"}},
   rows = rows, seed = SEED}
 
--- Learning curves: one figure per model, then every model's test accuracy together.
-local overlay = {}
-for i, r in ipairs(results) do
-  local m = mlp.sweep[i]
-  local epochs_axis, acc, val_acc, loss, val_loss = {}, {}, {}, {}, {}
-  for e, h in ipairs(r.history) do
-    epochs_axis[e], acc[e], val_acc[e], loss[e], val_loss[e] = h.epoch, h.accuracy, h.val_accuracy, h.loss, h.val_loss
-  end
-  local fig = nn.plot.figure{cols = 2, title = m.name .. " [" .. table.concat(m.hidden, ", ") .. "]"}
-  fig:panel(1):line{series = {{name = "train", x = epochs_axis, y = acc}, {name = "test", x = epochs_axis, y = val_acc}},
-    xlabel = "epoch", ylabel = "accuracy", title = "Accuracy"}
-  fig:panel(2):line{series = {{name = "train", x = epochs_axis, y = loss}, {name = "test", x = epochs_axis, y = val_loss}},
-    xlabel = "epoch", ylabel = "loss", title = "Loss"}
-  report:figure(fig:save(dir .. "/" .. m.name .. "_curves.png"), m.name .. " learning curves")
-  overlay[#overlay + 1] = {name = m.name, x = epochs_axis, y = val_acc}
-  local hist_rows = {}
-  for e, h in ipairs(r.history) do hist_rows[e] = {h.epoch, h.loss, h.accuracy, h.val_loss, h.val_accuracy, h.train_seconds} end
-  report:table{name = m.name .. "_history", columns = {"epoch", "loss", "accuracy", "val_loss", "val_accuracy", "seconds"},
-    rows = hist_rows, csv_only = true, caption = m.name .. " per-epoch history"}
-end
-local fig = nn.plot.figure{title = "Test accuracy of every MLP"}
-fig:panel(1):line{series = overlay, xlabel = "epoch", ylabel = "test accuracy"}
-report:figure(fig:save(dir .. "/test_accuracy.png"), "Test accuracy per epoch, all models")
+local models = {}
+for i, m in ipairs(mlp.sweep) do models[i] = {name = m.name, title = m.name .. " [" .. table.concat(m.hidden, ", ") .. "]"} end
+nn.experiment.curves(report, dir, models, results, "MLP")
 report:write()
 print("wrote " .. dir .. "/README.md")

@@ -20,7 +20,8 @@ local TASKS = {
   {n = 2, title = "Perceptrons", script = "experiments/task2_perceptron.lua", quick = {"--max-epochs", "30"}},
   {n = 3, title = "MLP sweep", script = "experiments/mlp_sweep.lua", quick = {"--epochs", "2", "--subset", "3000"}, sweep = true},
   {n = 4, title = "CNN sweep", script = "experiments/cnn_sweep.lua", quick = {"--epochs", "1", "--subset", "2000"}, sweep = true},
-  {n = 5, title = "CNN visualisation", script = "experiments/task5_visualise.lua", quick = {"--epochs", "1", "--subset", "3000"}},
+  {n = 5, title = "CNN visualisation", script = "experiments/task5_visualise.lua", quick = {"--epochs", "1", "--subset", "3000"},
+    weights = "results/cnn_sweep/CNN-1.weights"},
   {n = 6, title = "Multi-task learning", script = "experiments/task6.lua", quick = {"--epochs", "1", "--subset", "2000"}, sweep = true},
 }
 
@@ -36,6 +37,11 @@ local function run_task(task)
   local script_args = {}
   if args.quick then for i, a in ipairs(task.quick) do script_args[i] = a end end
   if args.fresh and task.sweep then script_args[#script_args + 1] = "--fresh" end
+  -- Task 5 looks inside the CNN-1 that task 4 trained, when there is one.
+  if task.weights and io.open(task.weights, "rb") then
+    script_args[#script_args + 1] = "--checkpoint"
+    script_args[#script_args + 1] = task.weights
+  end
   local chunk, err = loadfile(core.source_root .. "/" .. task.script)
   if not chunk then error(err, 0) end
   local saved = arg

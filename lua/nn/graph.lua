@@ -208,6 +208,21 @@ end
 
 -- ---- layers (they create parameters and appear in model:summary) ----
 
+-- Builds a layer of graph g; if building fails half-way (a bad kernel size found after the
+-- weights were made), the nodes it added and its automatic name are taken back.
+local linear_body, conv2d_body  -- defined below their public wrappers
+
+local function build_layer(g, kind, build)
+  local mark, counter = g.c:count(), g.counters[kind]
+  local ok, result = pcall(build)
+  if not ok then
+    g.c:truncate(mark)
+    g.counters[kind] = counter
+    error(result, 0)
+  end
+  return result
+end
+
 local function activate(y, activation)
   if activation == nil or activation == "linear" then return y end
   local f = M[activation]
@@ -220,6 +235,10 @@ end
 function M.linear(x, units, opts)
   check_node(x, "linear")
   opts = opts_of(opts, "linear", "name activation bias init bias_init")
+  return build_layer(x.graph, "dense", function() return linear_body(x, units, opts) end)
+end
+
+function linear_body(x, units, opts)
   local g = x.graph
   local info = x:info()
   local name = opts.name or g:auto_name("dense")
@@ -278,6 +297,10 @@ end
 function M.conv2d(x, filters, kernel, opts)
   check_node(x, "conv2d")
   opts = opts_of(opts, "conv2d", "name activation bias init bias_init stride padding")
+  return build_layer(x.graph, "conv2d", function() return conv2d_body(x, filters, kernel, opts) end)
+end
+
+function conv2d_body(x, filters, kernel, opts)
   local g = x.graph
   local name = opts.name or g:auto_name("conv2d")
   local kh, kw = pair(kernel, "conv2d '" .. name .. "'", "kernel")

@@ -29,7 +29,7 @@ nn.seconds = core.seconds
 -- Layers, ops and graphs; training; then the modules loaded on first use.
 for k, v in pairs(require "nn.graph") do nn[k] = v end
 local lazy = {data = "nn.data", plot = "nn.plot", report = "nn.report", loss = "nn.loss", optim = "nn.optim",
-  sweep = "nn.sweep", ml = "nn.ml", dream = "nn.dream"}
+  sweep = "nn.sweep", ml = "nn.ml", experiment = "nn.experiment", dream = "nn.dream"}
 return setmetatable(nn, {
   __index = function(t, k)
     local name = lazy[k]

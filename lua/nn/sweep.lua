@@ -68,6 +68,10 @@ end
 -- run{name, dir, members, run, fresh} -> {results in member order; a failed member's is
 -- {failed = message}}
 function sweep.run(opts)
+  if type(opts) ~= "table" or type(opts.name) ~= "string" or type(opts.members) ~= "table" or
+      type(opts.run) ~= "function" then
+    util.fail("sweep.run: expected {name = string, members = {...}, run = function(member, ctx) ... end}")
+  end
   local dir = opts.dir or ("results/" .. opts.name)
   core.mkdirs(dir)
   local shard, shards = core.shard()
@@ -114,12 +118,15 @@ function sweep.run(opts)
   return results
 end
 
--- The stored result of one member (another experiment reading this one's numbers), or nil.
+-- The stored result of one member (another experiment reading this one's numbers) and the
+-- settings it was made with, or nil.
 function sweep.load(dir, name)
   local stored = read_file(string.format("%s/%s.result", dir, name))
   if not stored then return nil end
   local ok, state = pcall(util.deserialize, stored)
-  return ok and type(state) == "table" and state.result or nil
+  if not ok or type(state) ~= "table" then return nil end
+  local ok2, settings = pcall(util.deserialize, state.settings or "")
+  return state.result, ok2 and settings or nil
 end
 
 return sweep

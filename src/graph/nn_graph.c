@@ -61,6 +61,13 @@ void nn_graph_free(nn_graph *g) {
   free(g);
 }
 
+void nn_graph_truncate(nn_graph *g, int count) {
+  if (count >= 0 && count < g->count) {
+    g->count = count;
+    g->version++;
+  }
+}
+
 const char *nn_graph_describe(const nn_graph *g, int id, char *buf, size_t size) {
   const nn_node *n = &g->nodes[id];
   snprintf(buf, size, "%s '%s' (%s)", nn_graph_op_name(n), n->name, n->where[0] ? n->where : "?");
@@ -387,16 +394,18 @@ int nn_graph_reshape(nn_graph *g, int x, int ndim, const int64_t *shape, const c
   n.ndim = full;
   int64_t have = (int64_t)nn_graph_numel(X, 1), known = 1;
   int infer = -1, off = X->batched ? 1 : 0;
+  bool too_big = false; /* the sizes multiply past `have`: they cannot match, and must not overflow */
   n.shape[0] = 0;
   for (int i = 0; i < ndim; i++) {
     if (shape[i] == -1 && infer < 0) infer = i;
     else if (shape[i] <= 0) return node_fail(where, "reshape", name, "dimension %d is %lld", i + 1, (long long)shape[i]);
+    else if (shape[i] > have / known) too_big = true;
     else known *= shape[i];
     n.shape[i + off] = shape[i];
   }
   if (infer >= 0) n.shape[infer + off] = known ? have / known : 0;
   char sx[64], sn[64];
-  if ((int64_t)nn_graph_numel(&n, 1) != have)
+  if (too_big || (int64_t)nn_graph_numel(&n, 1) != have)
     return node_fail(where, "reshape", name, "%s has %lld elements per sample; %s does not", shape_str(X, sx, sizeof sx),
                      (long long)have, shape_str(&n, sn, sizeof sn));
   return nn_graph_append(g, &n);

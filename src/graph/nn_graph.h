@@ -127,6 +127,10 @@ int nn_graph_conv2d(nn_graph *g, int x, int weight, int bias, int stride_h, int 
 int nn_graph_pool2d(nn_graph *g, int x, bool max, int kh, int kw, int stride_h, int stride_w, const int pad[4],
                     const char *name, const char *where);
 
+/* Removes the nodes from id `count` on: a layer whose construction fails half-way leaves no
+ * parameters behind. Only nodes no plan has used may be removed (the Lua layers call it at once). */
+void nn_graph_truncate(nn_graph *g, int count);
+
 /* Reverse-mode autodiff: appends the nodes computing d(loss)/d(wrt[i]) for each i and stores
  * their ids in grads[i] (-1 where wrt[i] does not influence loss). loss must have one element. */
 int nn_graph_backward(nn_graph *g, int loss, const int *wrt, int nwrt, int *grads);

@@ -1,6 +1,7 @@
 /* nn._graph: graphs, models, plans and device arrays for the Lua library (lua/nn/graph.lua and
  * lua/nn/train.lua). Every node constructor takes the script position `where` last: the Lua
  * library finds the user's line, so errors point at the script, not at the library. */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -45,8 +46,16 @@ static plan_ud *check_plan(lua_State *L, int i) {
 }
 static array_ud *check_array(lua_State *L, int i) { return luaL_checkudata(L, i, ARRAY_MT); }
 
-/* Node ids in Lua are the C ids (0-based integers wrapped by lua/nn/graph.lua). */
-static int check_id(lua_State *L, int i) { return (int)luaL_checkinteger(L, i); }
+/* Node ids in Lua are the C ids (0-based integers wrapped by lua/nn/graph.lua); -1 is "none".
+ * These functions are called by lua/nn/graph.lua and train.lua, so argument errors go through
+ * nn_lua_error and name the user's script line. */
+static int check_id(lua_State *L, int i) { return (int)nn_lua_check_int(L, i, -1, INT_MAX, "node id"); }
+/* An int-sized argument (a size, a stride, a batch): never truncated; the core checks its range. */
+static int check_int(lua_State *L, int i, const char *what) { return (int)nn_lua_check_int(L, i, INT_MIN, INT_MAX, what); }
+static const char *check_name(lua_State *L, int i, const char *fn) {
+  if (lua_type(L, i) != LUA_TSTRING) nn_lua_error(L, "%s: the name must be a string, got %s", fn, luaL_typename(L, i));
+  return lua_tostring(L, i);
+}
 static const char *opt_name(lua_State *L, int i) { return luaL_optstring(L, i, NULL); }
 static const char *where_at(lua_State *L, int i) { return luaL_optstring(L, i, "?"); }
 
@@ -61,23 +70,26 @@ static int node_result(lua_State *L, int id) {
   return 1;
 }
 
-static int read_shape(lua_State *L, int i, int64_t *shape) {
-  luaL_checktype(L, i, LUA_TTABLE);
-  int n = (int)luaL_len(L, i);
-  if (n > NN_MAX_DIMS) luaL_argerror(L, i, "at most 4 dimensions");
+/* A shape {d1, d2, ...}; `what` names the node in messages ("input 'x'"). */
+static int read_shape(lua_State *L, int i, int64_t *shape, const char *what) {
+  if (!lua_istable(L, i)) nn_lua_error(L, "%s: the shape must be a table like {784}, got %s", what, luaL_typename(L, i));
+  lua_Integer n = luaL_len(L, i);
+  if (n > NN_MAX_DIMS) nn_lua_error(L, "%s: the shape has %I dimensions (at most %d)", what, n, NN_MAX_DIMS);
   for (int k = 0; k < n; k++) {
     lua_geti(L, i, k + 1);
     int ok;
     shape[k] = lua_tointegerx(L, -1, &ok);
-    if (!ok) luaL_argerror(L, i, "shape entries must be integers");
+    if (!ok) nn_lua_error(L, "%s: shape entry %d is %s, not a whole number", what, k + 1, luaL_tolstring(L, -1, NULL));
     lua_pop(L, 1);
   }
-  return n;
+  return (int)n;
 }
 
-static nn_dtype opt_dtype(lua_State *L, int i) {
-  static const char *const names[] = {"float32", "int32", NULL};
-  return luaL_checkoption(L, i, "float32", names) == 0 ? NN_F32 : NN_I32;
+static nn_dtype opt_dtype(lua_State *L, int i, const char *what) {
+  const char *name = lua_isnoneornil(L, i) ? "float32" : lua_tostring(L, i);
+  if (name && strcmp(name, "float32") == 0) return NN_F32;
+  if (name && strcmp(name, "int32") == 0) return NN_I32;
+  return nn_lua_error(L, "%s: dtype %s is not \"float32\" or \"int32\"", what, luaL_tolstring(L, i, NULL));
 }
 
 /* ---- graph ---- */
@@ -101,8 +113,10 @@ static int graph_gc(lua_State *L) {
 /* g:input(name, shape, dtype, where) */
 static int graph_input(lua_State *L) {
   int64_t shape[NN_MAX_DIMS];
-  int nd = read_shape(L, 3, shape);
-  return node_result(L, nn_graph_input(check_graph(L, 1), luaL_checkstring(L, 2), opt_dtype(L, 4), nd, shape, where_at(L, 5)));
+  nn_graph *g = check_graph(L, 1);
+  const char *name = check_name(L, 2, "input"), *what = lua_pushfstring(L, "input '%s'", name);
+  int nd = read_shape(L, 3, shape, what);
+  return node_result(L, nn_graph_input(g, name, opt_dtype(L, 4, what), nd, shape, where_at(L, 5)));
 }
 
 /* g:param(name, shape, init, scale, fan_in, fan_out, where) */
@@ -110,11 +124,21 @@ static int graph_param(lua_State *L) {
   static const char *const inits[] = {"zeros", "ones", "glorot_uniform", "glorot_normal", "he_uniform",
                                       "he_normal", "uniform", "normal", NULL};
   int64_t shape[NN_MAX_DIMS];
-  int nd = read_shape(L, 3, shape);
-  int init = luaL_checkoption(L, 4, "glorot_uniform", inits);
-  return node_result(L, nn_graph_param(check_graph(L, 1), luaL_checkstring(L, 2), nd, shape, (nn_init)init,
-                                       luaL_optnumber(L, 5, 0.05), luaL_optinteger(L, 6, 1), luaL_optinteger(L, 7, 1),
-                                       where_at(L, 8)));
+  nn_graph *g = check_graph(L, 1);
+  const char *name = check_name(L, 2, "param"), *what = lua_pushfstring(L, "param '%s'", name);
+  int nd = read_shape(L, 3, shape, what);
+  const char *init_name = lua_isnoneornil(L, 4) ? "glorot_uniform" : lua_tostring(L, 4);
+  int init = 0;
+  while (inits[init] && !(init_name && strcmp(inits[init], init_name) == 0)) init++;
+  if (!inits[init])
+    return nn_lua_error(L, "%s: unknown init %s (zeros, ones, glorot_uniform, glorot_normal, he_uniform, he_normal, "
+                        "uniform, normal)", what, luaL_tolstring(L, 4, NULL));
+  int ok = 1;
+  double scale = lua_isnoneornil(L, 5) ? 0.05 : lua_tonumberx(L, 5, &ok);
+  if (!ok) return nn_lua_error(L, "%s: scale must be a number, got %s", what, luaL_typename(L, 5));
+  int64_t fan_in = lua_isnoneornil(L, 6) ? 1 : nn_lua_check_int(L, 6, INT64_MIN, INT64_MAX, "param: fan_in");
+  int64_t fan_out = lua_isnoneornil(L, 7) ? 1 : nn_lua_check_int(L, 7, INT64_MIN, INT64_MAX, "param: fan_out");
+  return node_result(L, nn_graph_param(g, name, nd, shape, (nn_init)init, scale, fan_in, fan_out, where_at(L, 8)));
 }
 
 /* g:scalar(name, value, where) */
@@ -188,15 +212,15 @@ static int graph_dropout(lua_State *L) {
 
 static int graph_reshape(lua_State *L) {
   int64_t shape[NN_MAX_DIMS];
-  int nd = read_shape(L, 3, shape);
+  int nd = read_shape(L, 3, shape, "reshape");
   return node_result(L, nn_graph_reshape(check_graph(L, 1), check_id(L, 2), nd, shape, opt_name(L, 4), where_at(L, 5)));
 }
 
 static void read_pad(lua_State *L, int i, int pad[4]) {
-  luaL_checktype(L, i, LUA_TTABLE);
+  if (!lua_istable(L, i)) nn_lua_error(L, "padding must be {top, left, bottom, right}, got %s", luaL_typename(L, i));
   for (int k = 0; k < 4; k++) {
     lua_geti(L, i, k + 1);
-    pad[k] = (int)luaL_checkinteger(L, -1);
+    pad[k] = check_int(L, -1, "a padding entry");
     lua_pop(L, 1);
   }
 }
@@ -206,7 +230,7 @@ static int graph_conv2d(lua_State *L) {
   int pad[4];
   read_pad(L, 7, pad);
   return node_result(L, nn_graph_conv2d(check_graph(L, 1), check_id(L, 2), check_id(L, 3), check_id(L, 4),
-                                        (int)luaL_checkinteger(L, 5), (int)luaL_checkinteger(L, 6), pad, opt_name(L, 8),
+                                        check_int(L, 5, "conv2d: stride"), check_int(L, 6, "conv2d: stride"), pad, opt_name(L, 8),
                                         where_at(L, 9)));
 }
 
@@ -214,9 +238,9 @@ static int graph_conv2d(lua_State *L) {
 static int graph_pool2d(lua_State *L) {
   int pad[4];
   read_pad(L, 8, pad);
-  return node_result(L, nn_graph_pool2d(check_graph(L, 1), check_id(L, 2), lua_toboolean(L, 3), (int)luaL_checkinteger(L, 4),
-                                        (int)luaL_checkinteger(L, 5), (int)luaL_checkinteger(L, 6),
-                                        (int)luaL_checkinteger(L, 7), pad, opt_name(L, 9), where_at(L, 10)));
+  return node_result(L, nn_graph_pool2d(check_graph(L, 1), check_id(L, 2), lua_toboolean(L, 3), check_int(L, 4, "pool: size"),
+                                        check_int(L, 5, "pool: size"), check_int(L, 6, "pool: stride"),
+                                        check_int(L, 7, "pool: stride"), pad, opt_name(L, 9), where_at(L, 10)));
 }
 
 /* g:backward(loss, {wrt ids}) -> {grad ids}, false where a wrt node does not reach the loss */
@@ -269,6 +293,12 @@ static int graph_node(lua_State *L) {
   lua_setfield(L, -2, "inputs");
   lua_pushinteger(L, (lua_Integer)nn_graph_numel(n, 1)), lua_setfield(L, -2, "numel");
   return 1;
+}
+
+/* g:truncate(count): drops the nodes from id count on (a layer that failed half-way). */
+static int graph_truncate(lua_State *L) {
+  nn_graph_truncate(check_graph(L, 1), (int)luaL_checkinteger(L, 2));
+  return 0;
 }
 
 static int graph_count(lua_State *L) {
@@ -366,17 +396,19 @@ static int model_steps(lua_State *L) {
   return 1;
 }
 
+/* A list of node ids as a C array held by a userdata left on the stack, so that the collector
+ * frees it also when an error jumps out of the caller. */
 static int read_ids(lua_State *L, int i, int **ids) {
   luaL_checktype(L, i, LUA_TTABLE);
-  int n = (int)luaL_len(L, i);
-  *ids = nn_alloc((size_t)(n + 1) * sizeof **ids, "node list");
-  if (!*ids) return -1;
+  lua_Integer n = luaL_len(L, i);
+  if (n < 0 || n > INT_MAX / (lua_Integer)sizeof **ids) return nn_lua_error(L, "a list of %I nodes", n);
+  *ids = lua_newuserdatauv(L, (size_t)(n + 1) * sizeof **ids, 0);
   for (int k = 0; k < n; k++) {
     lua_geti(L, i, k + 1);
-    (*ids)[k] = (int)lua_tointeger(L, -1);
+    (*ids)[k] = (int)nn_lua_check_int(L, -1, INT_MIN, INT_MAX, "node id");
     lua_pop(L, 1);
   }
-  return n;
+  return (int)n;
 }
 
 /* m:plan({targets}, batch, training) -> Plan */
@@ -384,15 +416,13 @@ static int model_plan(lua_State *L) {
   nn_model *m = check_model(L, 1);
   int *targets;
   int n = read_ids(L, 2, &targets);
-  if (n < 0) return nn_lua_raise(L);
   plan_ud *u = lua_newuserdatauv(L, sizeof *u, 1);
   u->p = NULL;
   u->m = m;
   luaL_setmetatable(L, PLAN_MT);
   lua_pushvalue(L, 1);
   lua_setiuservalue(L, -2, 1);
-  int st = nn_plan_compile(m, targets, n, (int)luaL_checkinteger(L, 3), lua_toboolean(L, 4), &u->p);
-  free(targets);
+  int st = nn_plan_compile(m, targets, n, check_int(L, 3, "batch size"), lua_toboolean(L, 4), &u->p);
   if (st != 0) return nn_lua_raise(L);
   return 1;
 }
@@ -414,15 +444,9 @@ static int model_optimize(lua_State *L) {
   o.eps = (float)nn_lua_opt_number(L, 5, "eps", 1e-7f);
   o.nesterov = nn_lua_opt_bool(L, 5, "nesterov", 0);
   int *params, *grads;
-  int n = read_ids(L, 3, &params);
-  if (n < 0) return nn_lua_raise(L);
-  int ng = read_ids(L, 4, &grads);
-  if (ng != n) {
-    free(params), free(grads);
-    return luaL_error(L, "optimize: %d parameters and %d gradients", n, ng);
-  }
+  int n = read_ids(L, 3, &params), ng = read_ids(L, 4, &grads);
+  if (ng != n) return luaL_error(L, "optimize: %d parameters and %d gradients", n, ng);
   int st = nn_model_optimize(m, p->p, params, grads, n, &o);
-  free(params), free(grads);
   if (st != 0) return nn_lua_raise(L);
   return 0;
 }
@@ -437,7 +461,7 @@ static int plan_gc(lua_State *L) {
 }
 
 static int plan_run(lua_State *L) {
-  if (nn_plan_run(check_plan(L, 1)->p, (int)luaL_checkinteger(L, 2)) != 0) return nn_lua_raise(L);
+  if (nn_plan_run(check_plan(L, 1)->p, check_int(L, 2, "run: batch")) != 0) return nn_lua_raise(L);
   return 0;
 }
 
@@ -445,7 +469,7 @@ static int plan_run(lua_State *L) {
 static int plan_read(lua_State *L) {
   plan_ud *u = check_plan(L, 1);
   nn_graph *g = nn_model_graph(u->m);
-  int id = check_id(L, 2), n = (int)luaL_optinteger(L, 3, 1);
+  int id = check_id(L, 2), n = lua_isnoneornil(L, 3) ? 1 : check_int(L, 3, "read: batch");
   if (id < 0 || id >= g->count) return luaL_error(L, "read: node %d does not exist", id);
   const nn_node *node = &g->nodes[id];
   int64_t shape[NN_MAX_DIMS];
@@ -475,9 +499,9 @@ static int plan_write(lua_State *L) {
 static int plan_feed(lua_State *L) {
   plan_ud *u = check_plan(L, 1);
   array_ud *a = check_array(L, 3), *index = check_array(L, 4);
-  int start = (int)luaL_checkinteger(L, 5), n = (int)luaL_checkinteger(L, 6);
+  int start = check_int(L, 5, "feed: start"), n = check_int(L, 6, "feed: count");
   if (index->type != NN_COLUMN_I32) return luaL_error(L, "feed: the index must be int32");
-  if (start < 0 || n < 1 || start + n > index->count)
+  if (start < 0 || n < 1 || start > index->count || n > index->count - start)
     return luaL_error(L, "feed: rows %d..%d of an index of %d", start, start + n, index->count);
   if (nn_plan_feed(u->p, check_id(L, 2), a->buf.mem, a->type, a->sample_size, index->buf.mem, start, n,
                    (float)luaL_optnumber(L, 7, 1)) != 0)
@@ -490,7 +514,7 @@ static int plan_accumulate(lua_State *L) {
   plan_ud *u = check_plan(L, 1);
   int id = check_id(L, 2);
   array_ud *acc = check_array(L, 3);
-  int slot = (int)luaL_checkinteger(L, 4);
+  int slot = check_int(L, 4, "accumulate: slot");
   cl_mem x = nn_plan_value(u->p, id);
   if (!x) return luaL_error(L, "accumulate: node %d is not computed by this plan", id);
   if (slot < 0 || slot >= acc->count * acc->sample_size) return luaL_error(L, "accumulate: slot %d out of range", slot);
@@ -532,7 +556,7 @@ static int array_upload(lua_State *L) {
 
 /* zeros(n) -> float32 DeviceArray of n elements (metric accumulators) */
 static int array_zeros(lua_State *L) {
-  int n = (int)luaL_checkinteger(L, 1);
+  int n = check_int(L, 1, "zeros: size");
   luaL_argcheck(L, n >= 1, 1, "size must be positive");
   nn_cl *cl = nn_lua_cl(L);
   array_ud *a = lua_newuserdatauv(L, sizeof *a, 0);
@@ -600,6 +624,7 @@ int nn_lua_open_graph(lua_State *L) {
       {"accuracy", graph_accuracy}, {"mse", graph_mse},           {"dropout", graph_dropout},
       {"reshape", graph_reshape},   {"conv2d", graph_conv2d},     {"pool2d", graph_pool2d},
       {"backward", graph_backward}, {"node", graph_node},         {"count", graph_count},
+      {"truncate", graph_truncate},
       {"param_count", graph_param_count}, {"find", graph_find},   {NULL, NULL}};
   static const luaL_Reg model_methods[] = {
       {"init", model_init}, {"read_param", model_read_param}, {"write_param", model_write_param},
