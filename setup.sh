@@ -4,8 +4,9 @@
 #
 #   ./setup.sh                 install packages, fetch and check the data, build
 #   ./setup.sh run [args...]   the same, then run the main job with args
-#   ./setup.sh test            the same, then every test suite; its last line says
-#                              "N passed, N failed"
+#   ./setup.sh test            the same, then every test suite, in build/ and again in a
+#                              sanitizer build (build-asan/); its last line says
+#                              "N passed, N failed" over both
 #
 # Data goes to $NN_DATA (default: data/ here, git-ignored) and is checked against
 # src/data/data.sha256.
@@ -116,33 +117,51 @@ quietly() {
   out=$("$@" 2>&1) || { echo "$out" >&2; die "failed: $*"; }
 }
 
-build() {
-  if [[ ! -f build/build.ninja ]]; then
-    # A build/ that meson configured before but that lost its ninja file needs --reconfigure; one
+# build_dir DIR [MESON_OPTIONS...]: configures DIR once, then brings it up to date.
+build_dir() {
+  local dir=$1
+  shift
+  if [[ ! -f $dir/build.ninja ]]; then
+    # A folder that meson configured before but that lost its ninja file needs --reconfigure; one
     # left by a setup that failed has no coredata and takes a plain setup.
-    if [[ -f build/meson-private/coredata.dat ]]; then quietly meson setup --reconfigure build
-    else quietly meson setup build; fi
+    if [[ -f $dir/meson-private/coredata.dat ]]; then quietly meson setup --reconfigure "$dir" "$@"
+    else quietly meson setup "$dir" "$@"; fi
   fi
   # ninja reruns meson itself when a meson.build changed.
-  quietly ninja -C build
+  quietly ninja -C "$dir"
+}
+
+# build/ is nnrun; build-asan/ the same with AddressSanitizer and UBSan, for `./setup.sh test`.
+build() {
+  build_dir build
   say "build ok"
+  if [[ ${1:-} == test ]]; then
+    build_dir build-asan -Db_sanitize=address,undefined
+    say "sanitizer build ok (build-asan)"
+  fi
 }
 
 # summary_count KEY LOG: the number on meson test's summary line "KEY:   N" (0 if absent).
 summary_count() { awk -v k="$1:" 'index($0, k) == 1 {n = $NF} END {print n + 0}' "$2"; }
 
-# Runs every suite; closes with one line "N passed, N failed" (timeouts and unexpected passes
-# count as failed) and fails if any test did.
+# Runs every suite in build/, then again in build-asan/ (sanitizers: see tests/meson.build);
+# closes with one line "N passed, N failed" over both (timeouts and unexpected passes count as
+# failed) and fails if any test did.
 run_tests() {
-  local log status=0 passed failed
+  local log status dir bad passed=0 failed=0
   log=$(mktemp)
-  meson test -C build --print-errorlogs 2>&1 | tee "$log" || status=$?
-  passed=$(($(summary_count Ok "$log") + $(summary_count 'Expected Fail' "$log")))
-  failed=$(($(summary_count Fail "$log") + $(summary_count Timeout "$log") +
-    $(summary_count 'Unexpected Pass' "$log")))
+  for dir in build build-asan; do
+    status=0
+    echo "setup: tests in $dir"
+    meson test -C "$dir" --print-errorlogs 2>&1 | tee "$log" || status=$?
+    passed=$((passed + $(summary_count Ok "$log") + $(summary_count 'Expected Fail' "$log")))
+    bad=$(($(summary_count Fail "$log") + $(summary_count Timeout "$log") +
+      $(summary_count 'Unexpected Pass' "$log")))
+    # A failure before any test ran (a build error, say) leaves no summary but a bad status.
+    ((status == 0 || bad > 0)) || bad=1
+    failed=$((failed + bad))
+  done
   rm -f "$log"
-  # A failure before any test ran (a build error, say) leaves no summary but a bad status.
-  ((status == 0 || failed > 0)) || failed=1
   echo "$passed passed, $failed failed"
   ((failed == 0))
 }
@@ -153,7 +172,7 @@ case ${1:-} in
 esac
 install_packages
 setup_data
-build
+build "${1:-}"
 case ${1:-} in
   run) shift; exec build/nnrun "$MAIN_JOB" "$@" ;;
   test) run_tests ;;

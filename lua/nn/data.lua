@@ -9,6 +9,8 @@
 -- nn._data in C. Files come from data_dir() (NN_DATA, else data/ in the source tree; setup.sh
 -- fetches them there).
 local C = require "nn._data"
+local T = require "nn._tensor"
+local util = require "nn.util"
 
 local data = {}
 
@@ -25,11 +27,17 @@ end
 
 -- images (N, ...) any dtype; labels (N,) uint8 or int32; classes: the label names, label 0 first.
 function data.dataset(name, images, labels, classes)
+  if type(name) ~= "string" then util.fail("dataset: the name must be a string, got %s", type(name)) end
+  if not T.is(images) or images:dim() < 1 then
+    util.fail("dataset '%s': images must be a tensor with one row per image, got %s", name, tostring(images))
+  end
+  if not T.is(labels) or labels:dim() ~= 1 then
+    util.fail("dataset '%s': labels must be a 1-d tensor, got %s", name, tostring(labels))
+  end
+  if type(classes) ~= "table" then util.fail("dataset '%s': classes must be a list of names, got %s", name, type(classes)) end
   if labels:dtype() ~= "int32" then labels = labels:astype("int32") end
   local n = #images
-  if #labels ~= n then
-    error(string.format("dataset '%s': %d images but %d labels", name, n, #labels), 2)
-  end
+  if #labels ~= n then util.fail("dataset '%s': %d images but %d labels", name, n, #labels) end
   return setmetatable({name = name, images = images, labels = labels, n = n, classes = classes,
     num_classes = #classes}, Dataset)
 end
@@ -43,26 +51,30 @@ end
 
 -- Keeps the images whose label is one of those given: ds:filter{3, 5}. Labels keep their values.
 function Dataset:filter(labels)
+  for i, v in ipairs(type(labels) == "table" and labels or {}) do
+    if math.type(v) ~= "integer" then util.fail("filter: label %d is %s, not a whole number", i, tostring(v)) end
+  end
+  if type(labels) ~= "table" or #labels == 0 then util.fail("filter: expected a list of labels like {3, 5}") end
   local name = string.format("%s labels {%s}", self.name, table.concat(labels, ","))
   return self:select(name, C.rows_with_labels(self.labels, labels))
 end
 
 -- n images drawn at random without replacement; the same seed gives the same images.
 function Dataset:subset(n, seed)
-  if n < 0 or n > self.n then
-    error(string.format("subset of %d asked from '%s' which has %d images", n, self.name, self.n),
-      2)
+  if math.type(n) ~= "integer" or n < 0 or n > self.n then
+    util.fail("subset of %s asked from '%s' which has %d images", tostring(n), self.name, self.n)
   end
+  if math.type(seed) ~= "integer" then util.fail("subset: the seed must be a whole number, got %s", tostring(seed)) end
   local name = string.format("%s subset %d", self.name, n)
   return self:select(name, C.permutation(self.n, seed), 0, n)
 end
 
 -- Two disjoint random parts: a holds fraction of the images (rounded), b the rest.
 function Dataset:split(fraction, seed)
-  if not (fraction > 0 and fraction < 1) then
-    error(string.format("split of '%s': fraction %s is not between 0 and 1", self.name,
-      tostring(fraction)), 2)
+  if type(fraction) ~= "number" or not (fraction > 0 and fraction < 1) then
+    util.fail("split of '%s': fraction %s is not between 0 and 1", self.name, tostring(fraction))
   end
+  if math.type(seed) ~= "integer" then util.fail("split: the seed must be a whole number, got %s", tostring(seed)) end
   local order = C.permutation(self.n, seed)
   local k = math.floor(self.n * fraction + 0.5)
   return self:select(self.name .. " split a", order, 0, k),
@@ -72,6 +84,7 @@ end
 -- Relabels: mapping[old] = new for every label present, e.g. Fashion-MNIST items to groups.
 -- classes names the new labels (new label 0 first); by default they are "0", "1", ...
 function Dataset:map_labels(mapping, classes)
+  if type(mapping) ~= "table" then util.fail("map_labels: expected a table {[old] = new, ...}, got %s", type(mapping)) end
   local labels = C.map_labels(self.labels, mapping)
   if not classes then
     local top = -1

@@ -15,6 +15,8 @@
 -- coordinate descent, squared hinge, L2, intercept as a regularised feature). Perceptron: the
 -- classic rule, one OpenCL work-group per problem, several problems at once (nn_perceptron.h).
 local C = require "nn._ml"
+local T = require "nn._tensor"
+local util = require "nn.util"
 
 local ml = {}
 
@@ -35,7 +37,12 @@ end
 
 -- PCA of x (n, d) float32. The result (userdata nn.ml.PCA) has p.n, p.d, p:transform(x, k),
 -- p:variances(), p:variance(i), p:total(), p:components(k), p:mean(); see also ml.explained.
-function ml.pca(x) return C.pca_fit(x) end
+function ml.pca(x)
+  if not T.is(x) or x:dim() ~= 2 or x:dtype() ~= "float32" then
+    util.fail("pca: float32 (samples, features) tensor expected, got %s", tostring(x))
+  end
+  return C.pca_fit(x)
+end
 
 -- The fractions of the total variance along the first k axes, as a list.
 function ml.explained(pca, k)
@@ -102,8 +109,12 @@ end
 -- per epoch}, epochs, converged} in the problems' order, and the seconds training took. w, b are
 -- the last epoch's weights; best_w, best_b those of the epoch with the lowest training error.
 function ml.perceptron(problems, opts)
+  if type(problems) ~= "table" or #problems == 0 then util.fail("perceptron: expected a list of problems {{x =, labels =, positive =}, ...}") end
   local list = {}
   for i, p in ipairs(problems) do
+    if type(p) ~= "table" or not T.is(p.x) or not T.is(p.labels) then
+      util.fail("perceptron: problem %d needs x and labels tensors", i)
+    end
     local classes = classes_of(p.labels)
     if #classes ~= 2 then
       error(string.format("perceptron: problem %d holds %d classes (%s); exactly 2 needed", i, #classes,

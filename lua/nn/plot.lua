@@ -916,7 +916,7 @@ local function hist(panel, opts)
     if #edges < 2 then fail("hist: at least two bin edges are needed") end
   else
     local n = opts.bins or 10
-    if math.type(n) ~= "integer" or n < 1 then fail("hist: bins must be a whole number >= 1") end
+    if math.type(n) ~= "integer" or n < 1 or n > 100000 then fail("hist: bins must be a whole number from 1 to 100000") end
     local lo, hi = range_of(v)
     if opts.range then lo, hi = opts.range[1], opts.range[2] end
     if hi <= lo then lo, hi = lo - 0.5, hi + 0.5 end

@@ -53,11 +53,15 @@ double nn_tensor_get(const nn_tensor *t, size_t i) {
   return 0;
 }
 
+/* Converting an out-of-range double (or NaN) to an integer type is undefined behaviour in C. */
 void nn_tensor_set(nn_tensor *t, size_t i, double value) {
+  if (value != value && t->dtype != NN_F32) value = 0;
   switch (t->dtype) {
     case NN_F32: ((float *)t->data)[i] = (float)value; break;
     case NN_U8: ((uint8_t *)t->data)[i] = (uint8_t)(value < 0 ? 0 : value > 255 ? 255 : value); break;
-    case NN_I32: ((int32_t *)t->data)[i] = (int32_t)value; break;
+    case NN_I32:
+      ((int32_t *)t->data)[i] = (int32_t)(value < INT32_MIN ? INT32_MIN : value > INT32_MAX ? INT32_MAX : value);
+      break;
   }
 }
 

@@ -31,6 +31,7 @@ int nn_tensor_init(nn_tensor *t, nn_dtype dtype, int ndim, const int64_t *shape)
 void nn_tensor_free(nn_tensor *t);
 /* Element i (flat index) as a double, whatever the dtype. */
 double nn_tensor_get(const nn_tensor *t, size_t i);
+/* Stores value as the tensor's dtype; integer types saturate (uint8 0..255) and take NaN as 0. */
 void nn_tensor_set(nn_tensor *t, size_t i, double value);
 /* "(128, 784)" into buf. */
 const char *nn_shape_str(int ndim, const int64_t *shape, char *buf, size_t size);

@@ -114,15 +114,26 @@ static int read_idx(gzFile gz, const char *path, nn_tensor *out) {
     shape[i] = dim;
   }
 
-  if (nn_tensor_init(out, dtype, ndim, shape) != 0) {
-    char dims[96];
-    return nn_fail_prefix("%s: header promises shape %s", path,
-                          nn_shape_str(ndim, shape, dims, sizeof dims));
+  /* The buffer grows with the data that actually arrives, so a header that promises gigabytes
+   * costs an error at the byte where the file ends, not an allocation of what it promised. */
+  out->dtype = dtype;
+  out->ndim = ndim;
+  for (int i = 0; i < NN_MAX_DIMS; i++) out->shape[i] = i < ndim ? shape[i] : 1;
+  out->count = bytes / nn_dtype_size(dtype);
+  size_t have = 0, cap = 0;
+  while (have < bytes) {
+    size_t want = cap ? (cap > bytes / 2 ? bytes : 2 * cap) : (bytes < 65536 ? bytes : 65536);
+    void *grown = realloc(out->data, want);
+    if (!grown) return nn_fail("%s: out of host memory reading %zu bytes of data", path, want);
+    out->data = grown;
+    cap = want;
+    if (read_upto(gz, path, header + have, (char *)out->data + have, cap - have, &got) != 0) return -1;
+    have += got;
+    if (have < cap)
+      return nn_fail("%s: truncated at byte %zu: header promises %zu bytes of data, file has %zu",
+                     path, header + have, bytes, have);
   }
-  if (read_upto(gz, path, header, out->data, bytes, &got) != 0) return -1;
-  if (got < bytes)
-    return nn_fail("%s: truncated at byte %zu: header promises %zu bytes of data, file has %zu",
-                   path, header + got, bytes, got);
+  if (!out->data && !(out->data = nn_alloc(1, "IDX data"))) return -1;
   size_t rest;
   if (count_rest(gz, path, header + bytes, &rest) != 0) return -1;
   if (rest > 0)

@@ -283,102 +283,132 @@ static int get(bytes_in *r, void *out, size_t n, const char *field) {
   return 0;
 }
 
+/* One entry of a checkpoint: a parameter's values or one of its optimiser moments. */
+typedef struct ckpt_entry {
+  int id;         /* the parameter's node */
+  uint32_t kind;  /* 0 value, 1 first moment, 2 second moment */
+  size_t values;  /* byte offset of its count floats */
+  size_t count;
+} ckpt_entry;
+
+/* Reads the entry at r->at and checks it against g; on success r->at is past its values. */
+static int next_entry(const nn_graph *g, bytes_in *r, ckpt_entry *e) {
+  uint32_t nlen = 0;
+  uint64_t count = 0;
+  char name[128];
+  size_t where = r->at;
+  if (get(r, &nlen, 4, "name length")) return -1;
+  if (nlen >= sizeof name)
+    return nn_fail("checkpoint '%s': byte %zu: a parameter name of %u bytes (at most %zu)", r->path, where, nlen,
+                   sizeof name - 1);
+  if (get(r, name, nlen, "name") || get(r, &e->kind, 4, "kind") || get(r, &count, 8, "count")) return -1;
+  name[nlen] = 0;
+  if (strlen(name) != nlen) return nn_fail("checkpoint '%s': byte %zu: a parameter name holds a NUL byte", r->path, where + 4);
+  if (e->kind > 2)
+    return nn_fail("checkpoint '%s': byte %zu: parameter '%s' has an entry of unknown kind %u", r->path, where + 4 + nlen,
+                   name, e->kind);
+  e->id = -1;
+  for (int i = 0; i < g->count && e->id < 0; i++)
+    if (g->nodes[i].op == NN_PARAM && strcmp(g->nodes[i].name, name) == 0) e->id = i;
+  if (e->id < 0)
+    return nn_fail("checkpoint '%s' is for another graph: it has parameter '%s' (byte %zu), this graph does not", r->path,
+                   name, where);
+  size_t have = nn_graph_numel(&g->nodes[e->id], 1);
+  if (count != have)
+    return nn_fail("checkpoint '%s' is for another graph: parameter '%s' has %llu values there (byte %zu), %zu here",
+                   r->path, name, (unsigned long long)count, where + 8 + nlen, have);
+  /* have counts the elements of a parameter that exists, so have * 4 does not overflow */
+  if (have * sizeof(float) > r->len - r->at)
+    return nn_fail("checkpoint '%s': truncated at byte %zu in parameter '%s' (%zu bytes needed, %zu left)", r->path,
+                   r->at, name, have * sizeof(float), r->len - r->at);
+  e->values = r->at;
+  e->count = have;
+  r->at += have * sizeof(float);
+  return 0;
+}
+
+int nn_checkpoint_check(const nn_graph *g, const char *path, const char *data, size_t len, nn_checkpoint_info *info) {
+  memset(info, 0, sizeof *info);
+  if (len < 8 + 32 + 4 + 8 || memcmp(data, CKPT_MAGIC, 8) != 0)
+    return nn_fail("checkpoint '%s': not an nnrun checkpoint (bad magic at byte 0, or shorter than a header)", path);
+  uint64_t hash, header[4];
+  memcpy(&hash, data + len - 8, 8);
+  if (hash != nn_hash(NN_HASH_SEED, data, len - 8))
+    return nn_fail("checkpoint '%s': damaged (checksum of %zu bytes does not match)", path, len - 8);
+  bytes_in r = {data, path, len - 8, 8};
+  if (get(&r, header, sizeof header, "header")) return -1;
+  if (header[3] > r.len - r.at)
+    return nn_fail("checkpoint '%s': byte 32: metadata length %llu exceeds the file", path,
+                   (unsigned long long)header[3]);
+  info->steps = (int64_t)header[0];
+  info->runs = header[1];
+  info->seed = header[2];
+  info->meta_at = r.at;
+  info->meta_len = header[3];
+  r.at += header[3];
+  if (get(&r, &info->entries, 4, "entry count")) return -1;
+  info->entries_at = r.at;
+  /* Each parameter's value must appear once, and each moment at most once. */
+  unsigned char *seen = nn_calloc((size_t)g->count + 1, 3, "checkpoint check");
+  if (!seen) return -1;
+  int st = 0, params = 0, found = 0;
+  for (int i = 0; i < g->count; i++) params += g->nodes[i].op == NN_PARAM;
+  for (uint32_t i = 0; i < info->entries && st == 0; i++) {
+    ckpt_entry e;
+    size_t where = r.at;
+    st = next_entry(g, &r, &e);
+    if (st == 0 && seen[3 * (size_t)e.id + e.kind]++)
+      st = nn_fail("checkpoint '%s': byte %zu: a second %s of parameter '%s'", path, where,
+                   e.kind == 0 ? "value" : e.kind == 1 ? "first moment" : "second moment", g->nodes[e.id].name);
+    if (st == 0 && e.kind == 0) found++;
+  }
+  free(seen);
+  if (st != 0) return -1;
+  if (found != params)
+    return nn_fail("checkpoint '%s' is for another graph: it has %d parameters, this graph %d", path, found, params);
+  if (r.at != r.len)
+    return nn_fail("checkpoint '%s': byte %zu: %zu bytes of unexpected data after the last entry", path, r.at,
+                   r.len - r.at);
+  return 0;
+}
+
 int nn_model_load(nn_model *m, const char *path, char **meta, size_t *meta_len) {
   *meta = NULL;
   *meta_len = 0;
   if (nn_model_sync_leaves(m) != 0) return -1;
-  char *data;
+  char *data, *text = NULL;
   size_t len;
   if (nn_file_read(path, &data, &len) != 0) return -1;
-  bytes_in r = {data, path, len, 0};
-  int st = -1;
-  char magic[8];
-  uint64_t header[4] = {0}, hash;
-  uint32_t entries = 0;
-  char *text = NULL;
-  if (len < 16 || memcmp(data, CKPT_MAGIC, 8) != 0) {
-    nn_fail("checkpoint '%s': not an nnrun checkpoint (bad magic at byte 0)", path);
-    goto done;
-  }
-  memcpy(&hash, data + len - 8, 8);
-  if (hash != nn_hash(NN_HASH_SEED, data, len - 8)) {
-    nn_fail("checkpoint '%s': damaged (checksum of %zu bytes does not match)", path, len - 8);
-    goto done;
-  }
-  r.len = len - 8;
-  if (get(&r, magic, 8, "magic") || get(&r, header, sizeof header, "header")) goto done;
-  if (header[3] > r.len - r.at) {
-    nn_fail("checkpoint '%s': metadata length %llu at byte 40 exceeds the file", path, (unsigned long long)header[3]);
-    goto done;
-  }
-  text = nn_alloc(header[3] + 1, "checkpoint metadata");
-  if (!text || get(&r, text, header[3], "metadata") || get(&r, &entries, 4, "entry count")) goto done;
-  text[header[3]] = 0;
-  /* First pass: check every entry against the graph, so a mismatch changes nothing. */
-  size_t first = r.at;
-  int found_params = 0;
-  for (int pass = 0; pass < 2; pass++) {
-    r.at = first;
-    for (uint32_t e = 0; e < entries; e++) {
-      uint32_t nlen = 0, kind = 0;
-      uint64_t count = 0;
-      char name[128];
-      size_t where = r.at;
-      if (get(&r, &nlen, 4, "name length")) goto done;
-      if (nlen >= sizeof name) {
-        nn_fail("checkpoint '%s': name of %u bytes at byte %zu", path, nlen, where);
-        goto done;
-      }
-      if (get(&r, name, nlen, "name") || get(&r, &kind, 4, "kind") || get(&r, &count, 8, "count")) goto done;
-      name[nlen] = 0;
-      int id = -1;
-      for (int i = 0; i < m->g->count && id < 0; i++)
-        if (m->g->nodes[i].op == NN_PARAM && strcmp(m->g->nodes[i].name, name) == 0) id = i;
-      if (id < 0) {
-        nn_fail("checkpoint '%s' is for another graph: it has parameter '%s', this graph does not", path, name);
-        goto done;
-      }
-      size_t have = nn_graph_numel(&m->g->nodes[id], 1);
-      if (count != have || kind > 2) {
-        nn_fail("checkpoint '%s' is for another graph: parameter '%s' has %llu values there, %zu here", path, name,
-                (unsigned long long)count, have);
-        goto done;
-      }
-      if (count * sizeof(float) > r.len - r.at) {
-        nn_fail("checkpoint '%s': truncated at byte %zu in parameter '%s'", path, r.at, name);
-        goto done;
-      }
-      if (pass == 1) {
-        nn_buffer *buf = kind == 0 ? &m->store[id] : kind == 1 ? &m->moment1[id] : &m->moment2[id];
-        if (kind > 0 && moment(m, buf, id, kind == 1 ? "first moment" : "second moment") != 0) goto done;
-        if (nn_cl_write(m->cl, buf, 0, r.data + r.at, count * sizeof(float)) != 0) goto done;
-      } else if (kind == 0) {
-        found_params++;
-      }
-      r.at += count * sizeof(float);
+  /* Everything is checked first, so a damaged or foreign checkpoint changes nothing. */
+  nn_checkpoint_info info;
+  int st = nn_checkpoint_check(m->g, path, data, len, &info);
+  if (st == 0 && !(text = nn_alloc(info.meta_len + 1, "checkpoint metadata"))) st = -1;
+  if (st == 0) {
+    memcpy(text, data + info.meta_at, info.meta_len);
+    text[info.meta_len] = 0;
+    /* The optimiser state is the checkpoint's: moments it lacks start again from zero. */
+    for (int i = 0; i < m->g->count; i++) {
+      nn_cl_free(m->cl, &m->moment1[i]);
+      nn_cl_free(m->cl, &m->moment2[i]);
     }
-    if (pass == 0) {
-      int params = 0;
-      for (int i = 0; i < m->g->count; i++) params += m->g->nodes[i].op == NN_PARAM;
-      if (found_params != params) {
-        nn_fail("checkpoint '%s' is for another graph: it has %d parameters, this graph %d", path, found_params, params);
-        goto done;
-      }
-      /* The optimiser state is the checkpoint's: moments it lacks start again from zero. */
-      for (int i = 0; i < m->g->count; i++) {
-        nn_cl_free(m->cl, &m->moment1[i]);
-        nn_cl_free(m->cl, &m->moment2[i]);
-      }
+    bytes_in r = {data, path, len - 8, info.entries_at};
+    for (uint32_t i = 0; i < info.entries && st == 0; i++) {
+      ckpt_entry e;
+      st = next_entry(m->g, &r, &e);
+      if (st != 0) break;
+      nn_buffer *buf = e.kind == 0 ? &m->store[e.id] : e.kind == 1 ? &m->moment1[e.id] : &m->moment2[e.id];
+      if (e.kind > 0) st = moment(m, buf, e.id, e.kind == 1 ? "first moment" : "second moment");
+      if (st == 0) st = nn_cl_write(m->cl, buf, 0, data + e.values, e.count * sizeof(float));
     }
   }
-  m->steps = (int64_t)header[0];
-  m->runs = header[1];
-  m->seed = header[2];
-  *meta = text;
-  *meta_len = header[3];
-  text = NULL;
-  st = 0;
-done:
+  if (st == 0) {
+    m->steps = info.steps;
+    m->runs = info.runs;
+    m->seed = info.seed;
+    *meta = text;
+    *meta_len = info.meta_len;
+    text = NULL;
+  }
   free(text);
   free(data);
   return st;

@@ -57,6 +57,21 @@ int64_t nn_model_steps(const nn_model *m);
 int nn_model_save(nn_model *m, const char *path, const char *meta, size_t meta_len);
 int nn_model_load(nn_model *m, const char *path, char **meta, size_t *meta_len);
 
+/* What nn_checkpoint_check found in a checkpoint's bytes. */
+typedef struct nn_checkpoint_info {
+  int64_t steps;
+  uint64_t runs, seed;
+  size_t meta_at, meta_len;  /* the Lua side's training state: meta_len bytes from byte meta_at */
+  size_t entries_at;         /* byte where the first entry starts */
+  uint32_t entries;
+} nn_checkpoint_info;
+
+/* Checks a whole checkpoint file's bytes against graph g, touching no device: the magic, the
+ * checksum, every length, and that the entries are exactly g's parameters (each value once, with
+ * its size) plus optimiser moments, with nothing after them. Messages name `path` and the byte
+ * offset. nn_model_load calls it before it changes anything. */
+int nn_checkpoint_check(const nn_graph *g, const char *path, const char *data, size_t len, nn_checkpoint_info *info);
+
 /* ---- plans ---- */
 
 int nn_plan_compile(nn_model *m, const int *targets, int ntargets, int batch, bool training, nn_plan **p);

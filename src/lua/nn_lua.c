@@ -1,6 +1,7 @@
 /* nn_lua: module registry, error raising and the process's device for the bindings. */
 #include "nn_lua.h"
 
+#include <stdarg.h>
 #include <string.h>
 
 #include "nn_base.h"
@@ -42,6 +43,27 @@ int nn_lua_raise(lua_State *L) {
   lua_pushstring(L, nn_error());
   lua_concat(L, 2);
   return lua_error(L);
+}
+
+int nn_lua_error(lua_State *L, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  const char *message = lua_pushvfstring(L, fmt, ap);
+  va_end(ap);
+  nn_fail("%s", message);
+  return nn_lua_raise(L);
+}
+
+lua_Integer nn_lua_check_int(lua_State *L, int index, lua_Integer lo, lua_Integer hi, const char *what) {
+  int ok;
+  lua_Integer v = lua_tointegerx(L, index, &ok);
+  if (!ok) {
+    if (lua_type(L, index) == LUA_TNUMBER)
+      nn_lua_error(L, "%s must be a whole number, got %s", what, luaL_tolstring(L, index, NULL));
+    nn_lua_error(L, "%s must be a whole number, got %s", what, luaL_typename(L, index));
+  }
+  if (v < lo || v > hi) nn_lua_error(L, "%s is %I, outside %I..%I", what, v, lo, hi);
+  return v;
 }
 
 static const char setup_error_key[] = "nn.setup_error";

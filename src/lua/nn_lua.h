@@ -23,6 +23,13 @@ int nn_lua_raise_setup(lua_State *L);
 /* True once nn_lua_raise_setup has been called in this state. */
 int nn_lua_had_setup_error(lua_State *L);
 
+/* Argument errors raised at the user's script line, like nn_lua_raise, for bindings the nn library
+ * calls (luaL_argerror would name the library's line, not the script's). nn_lua_error formats as
+ * lua_pushfstring does (%s %d %I %f %c %%); nn_lua_check_int is luaL_checkinteger limited to
+ * lo..hi, so an int-sized count or a node id is never truncated, with `what` naming it. */
+int nn_lua_error(lua_State *L, const char *fmt, ...);
+lua_Integer nn_lua_check_int(lua_State *L, int index, lua_Integer lo, lua_Integer hi, const char *what);
+
 /* Options tables: the field `key` of the table at stack index `opt` (which may be absent),
  * or `fallback`; a field of the wrong type raises "option 'key': number expected, got string". */
 double nn_lua_opt_number(lua_State *L, int opt, const char *key, double fallback);

@@ -1,5 +1,6 @@
 /* nn._core: what the Lua library needs from the runtime itself: version, device, environment,
  * clocks and atomic files. */
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -156,6 +157,42 @@ static int core_is_tty(lua_State *L) {
   return 1;
 }
 
+/* Ctrl-C during training. catch_interrupt() arms a SIGINT handler that only sets a flag, which
+ * interrupted() reads, so model:fit can finish its step, save a checkpoint and stop cleanly; the
+ * handler is reset by the first signal (SA_RESETHAND), so a second Ctrl-C ends the process at once.
+ * catch_interrupt(false) puts back what was there before (fit calls it when it returns). */
+static volatile sig_atomic_t interrupt_seen;
+static struct sigaction interrupt_before;
+static int interrupt_armed;
+
+static void on_interrupt(int sig) {
+  (void)sig;
+  interrupt_seen = 1;
+}
+
+static int core_catch_interrupt(lua_State *L) {
+  if (lua_isnoneornil(L, 1) || lua_toboolean(L, 1)) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_interrupt;
+    sa.sa_flags = SA_RESETHAND;
+    sigemptyset(&sa.sa_mask);
+    interrupt_seen = 0;
+    if (sigaction(SIGINT, &sa, interrupt_armed ? NULL : &interrupt_before) != 0)
+      return luaL_error(L, "catch_interrupt: %s", strerror(errno));
+    interrupt_armed = 1;
+  } else if (interrupt_armed) {
+    sigaction(SIGINT, &interrupt_before, NULL);
+    interrupt_armed = 0;
+  }
+  return 0;
+}
+
+static int core_interrupted(lua_State *L) {
+  lua_pushboolean(L, interrupt_seen);
+  return 1;
+}
+
 int nn_lua_open_core(lua_State *L) {
   static const luaL_Reg fns[] = {
       {"version", core_version},     {"git_commit", core_git_commit}, {"device", core_device},
@@ -163,6 +200,7 @@ int nn_lua_open_core(lua_State *L) {
       {"seconds", core_seconds},     {"write_file", core_write_file}, {"mkdirs", core_mkdirs},
       {"setup_error", core_setup_error}, {"is_tty", core_is_tty},     {"shard", core_shard},
       {"alive", core_alive},         {"pid", core_pid},               {"sleep", core_sleep},     {"deserialize", nn_lua_deserialize},
+      {"catch_interrupt", core_catch_interrupt}, {"interrupted", core_interrupted},
       {NULL, NULL},
   };
   luaL_newlib(L, fns);

@@ -27,11 +27,13 @@ static nn_tensor *check_i32_vector(lua_State *L, int arg) {
  * file is a set-up error (nnrun exits with status 2; the message names the fix). */
 static int data_read_idx(lua_State *L) {
   const char *path = luaL_checkstring(L, 1);
-  nn_tensor t;
+  /* The result exists before the file is read, so it takes the data without a copy, and no
+   * error can leave the data unowned. */
+  int64_t empty[1] = {0};
+  nn_tensor *out = nn_lua_new_tensor(L, NN_U8, 1, empty), t;
   if (nn_idx_read(path, &t) != 0) return nn_lua_raise_setup(L);
-  nn_tensor *out = nn_lua_new_tensor(L, t.dtype, t.ndim, t.shape);
-  memcpy(out->data, t.data, t.count * nn_dtype_size(t.dtype));
-  nn_tensor_free(&t);
+  nn_tensor_free(out);
+  *out = t;
   return 1;
 }
 

@@ -386,6 +386,19 @@ static uint64_t program_key(const nn_cl *cl, const char *source, size_t length) 
   return nn_hash(h, source, length);
 }
 
+bool nn_cl_cache_check(const char *data, size_t bytes, const unsigned char **binary, size_t *length) {
+  size_t head = sizeof CACHE_MAGIC - 1;
+  uint64_t stored_length, hash;
+  if (bytes < head + 16 || memcmp(data, CACHE_MAGIC, head) != 0) return false;
+  memcpy(&stored_length, data + head, 8);
+  memcpy(&hash, data + head + 8, 8);
+  const unsigned char *start = (const unsigned char *)data + head + 16;
+  if (stored_length != bytes - head - 16 || hash != nn_hash(NN_HASH_SEED, start, bytes - head - 16)) return false;
+  *binary = start;
+  *length = bytes - head - 16;
+  return true;
+}
+
 static cl_program load_cached(nn_cl *cl, const char *path) {
   char *data;
   size_t bytes;
@@ -396,21 +409,15 @@ static cl_program load_cached(nn_cl *cl, const char *path) {
     return NULL;
   }
   cl_program program = NULL;
-  size_t head = sizeof CACHE_MAGIC - 1;
-  uint64_t length, hash;
-  if (bytes >= head + 16 && memcmp(data, CACHE_MAGIC, head) == 0) {
-    memcpy(&length, data + head, 8);
-    memcpy(&hash, data + head + 8, 8);
-    const unsigned char *binary = (const unsigned char *)data + head + 16;
-    if (length == bytes - head - 16 && hash == nn_hash(NN_HASH_SEED, binary, length)) {
-      cl_int st, bst;
-      size_t len = length;
-      program = clCreateProgramWithBinary(cl->context, 1, &cl->device.id, &len, &binary, &bst, &st);
-      if (st != CL_SUCCESS || bst != CL_SUCCESS ||
-          clBuildProgram(program, 1, &cl->device.id, build_options, NULL, NULL) != CL_SUCCESS) {
-        if (program) clReleaseProgram(program);
-        program = NULL;
-      }
+  const unsigned char *binary;
+  size_t length;
+  if (nn_cl_cache_check(data, bytes, &binary, &length)) {
+    cl_int st, bst;
+    program = clCreateProgramWithBinary(cl->context, 1, &cl->device.id, &length, &binary, &bst, &st);
+    if (st != CL_SUCCESS || bst != CL_SUCCESS ||
+        clBuildProgram(program, 1, &cl->device.id, build_options, NULL, NULL) != CL_SUCCESS) {
+      if (program) clReleaseProgram(program);
+      program = NULL;
     }
   }
   free(data);

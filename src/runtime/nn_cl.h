@@ -101,6 +101,11 @@ int nn_cl_kernel(nn_cl *cl, const char *family, const char *kernel, cl_kernel *o
  * families above; the returned program is owned by the runtime. */
 int nn_cl_program(nn_cl *cl, const char *name, const char *source, size_t length, cl_program *out);
 
+/* Whether a kernel-cache file's bytes are whole: the magic, then the binary's length and FNV hash,
+ * then exactly that binary, which *binary and *length then point at. A file that is not is a
+ * cache miss, never an error (the program is built again). */
+bool nn_cl_cache_check(const char *data, size_t bytes, const unsigned char **binary, size_t *length);
+
 /* Sets kernel arguments, each a (size, pointer) pair, ended by NN_END:
  *   nn_cl_args(k, "relu", NN_ARG(x_mem), NN_ARG(n), NN_END)  */
 #define NN_ARG(v) sizeof(v), (const void *)&(v)

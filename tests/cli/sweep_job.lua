@@ -13,7 +13,12 @@ local results = nn.sweep.run{name = "test_sweep", dir = dir, members = members,
     local x = g:input("x", {784})
     local model = g:model{inputs = {x}, outputs = {logits = nn.linear(nn.relu(nn.linear(x, member.width)), 10)}}
     local history = model:fit(train, {epochs = member.epochs, batch = 50, seed = 7, checkpoint = ctx.checkpoint, verbose = false,
-      on_epoch = function(h) io.stderr:write(string.format("EPOCH %s %d\n", member.name, h.epoch)) end})
+      on_epoch = function(h)
+        io.stderr:write(string.format("EPOCH %s %d\n", member.name, h.epoch))
+        -- test_sweep.sh kills the run here; the pause keeps a fast device from finishing the member
+        -- before the kill lands.
+        if os.getenv("SWEEP_PAUSE_AT") == member.name .. " " .. h.epoch then os.execute("sleep 60") end
+      end})
     local sum = 0
     for k, v in ipairs(model:param("dense_1.weight"):flat()) do sum = sum + v * (k % 7 + 1) end
     return {loss = history[#history].loss, checksum = sum}

@@ -26,7 +26,7 @@ expect "version" 0 "nnrun 0." -- "$nnrun" --version
 expect "help lists variables" 0 "NN_DEVICE" -- "$nnrun" --help
 expect "no arguments" 2 "usage:" -- "$nnrun"
 expect "unknown option" 2 "unknown option '--bogus'" -- "$nnrun" --bogus
-expect "devices" 0 "(* is the device NN_DEVICE selects)" -- "$nnrun" --devices
+expect "devices" 0 "(* marks what NN_DEVICE selects)" -- "$nnrun" --devices
 expect "nonsense device" 2 "NN_DEVICE='nonsense' matches no OpenCL device; use cpu, gpu, P:D" -- env NN_DEVICE=nonsense "$nnrun" --devices
 expect "missing script" 2 "cannot open" -- "$nnrun" "$tmp/none.lua"
 

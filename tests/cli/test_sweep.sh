@@ -15,8 +15,8 @@ bad() { failed=$((failed + 1)); echo "FAIL $*" >&2; }
 "$nnrun" "$job" "$tmp/a" >"$tmp/a.out" 2>"$tmp/a.err" || bad "uninterrupted run: $(tail -3 "$tmp/a.err")"
 [[ $(grep -c . "$tmp/a.out") -eq 4 ]] && ok || bad "uninterrupted run printed $(cat "$tmp/a.out")"
 
-# SIGKILL once the second member is past its first epoch, then run again.
-"$nnrun" "$job" "$tmp/b" >/dev/null 2>"$tmp/b1.err" &
+# SIGKILL once the second member is past its first epoch (where the job pauses), then run again.
+SWEEP_PAUSE_AT="m2 1" "$nnrun" "$job" "$tmp/b" >/dev/null 2>"$tmp/b1.err" &
 pid=$!
 for _ in $(seq 1 600); do
   grep -q "EPOCH m2 1" "$tmp/b1.err" 2>/dev/null && break
