@@ -32,6 +32,21 @@ local function check_node(x, fn, what)
   return x
 end
 
+-- The options table of op `fn`; a key not in `allowed` (a space-separated list) is an error that
+-- lists the options, so a typo never goes unnoticed.
+local function opts_of(o, fn, allowed)
+  if o ~= nil and type(o) ~= "table" then util.fail("%s: options must be a table, got %s", fn, type(o)) end
+  o = o or {}
+  allowed = " " .. (allowed or "name") .. " "
+  for k in pairs(o) do
+    if type(k) ~= "string" or not allowed:find(" " .. k .. " ", 1, true) then
+      util.fail("%s: unknown option '%s' (options:%s)", fn, tostring(k), allowed:gsub(" +$", ""):gsub(" ", " ", 1))
+    end
+  end
+  return o
+end
+M.check_options = opts_of
+
 function M.graph()
   return setmetatable({c = C.graph(), layers = {}, counters = {}}, Graph)
 end
@@ -61,7 +76,7 @@ end
 
 -- g:param(name, shape, {init = "glorot_uniform", fan_in = , fan_out = , scale = }).
 function Graph:param(name, shape, opts)
-  opts = opts or {}
+  opts = opts_of(opts, "param", "init scale fan_in fan_out")
   return node(self, self.c:param(name, shape, opts.init or "glorot_uniform", opts.scale or 0.05,
     opts.fan_in or 1, opts.fan_out or 1, util.where()))
 end
@@ -133,20 +148,6 @@ Node.__unm = function(a) return arith("mul", a, -1) end
 
 -- ---- ops ----
 
--- The options table of op `fn`; a key not in `allowed` (a space-separated list) is an error that
--- lists the options, so a typo never goes unnoticed.
-local function opts_of(o, fn, allowed)
-  if o ~= nil and type(o) ~= "table" then util.fail("%s: options must be a table, got %s", fn, type(o)) end
-  o = o or {}
-  allowed = " " .. (allowed or "name") .. " "
-  for k in pairs(o) do
-    if type(k) ~= "string" or not allowed:find(" " .. k .. " ", 1, true) then
-      util.fail("%s: unknown option '%s' (options:%s)", fn, tostring(k), allowed:gsub(" +$", ""):gsub(" ", " ", 1))
-    end
-  end
-  return o
-end
-M.check_options = opts_of
 
 for _, f in ipairs{"relu", "sigmoid", "tanh", "exp", "log", "square"} do
   M[f] = function(x, opts)

@@ -348,6 +348,9 @@ function Model:fit(ds, opts)
   if math.type(batch) ~= "integer" or batch < 1 then util.fail("fit: batch must be a positive integer") end
   if ds.n < 1 then util.fail("fit: data set '%s' is empty", tostring(ds.name)) end
   local optimizer = opts.optimizer or optim_lib.adam{}
+  if type(optimizer) ~= "table" or (optimizer.kind ~= "adam" and optimizer.kind ~= "sgd") then
+    util.fail("fit: optimizer must be nn.optim.adam{...} or nn.optim.sgd{...}, got %s", tostring(optimizer))
+  end
   check_input_shape(self, ds)
   local tr = trainer(self, loss_terms(self, opts))
   check_labels(self, ds, tr)
@@ -368,6 +371,7 @@ function Model:fit(ds, opts)
     if info.op == "scalar" then scalars[info.name] = self.graph.c:get_scalar(id) end
   end
   local config = util.serialize{tr.key, epochs, batch, seed, ds.n, ds.name, optimizer, scalars}
+  local first_step, resume_acc = 1, nil
 
   if opts.checkpoint and opts.resume ~= false and io.open(opts.checkpoint, "rb") then
     local state = util.deserialize(self.c:load(opts.checkpoint))
@@ -375,8 +379,13 @@ function Model:fit(ds, opts)
       util.fail("checkpoint '%s' was written by a run with other settings; delete it, or pass resume = false", opts.checkpoint)
     end
     history, first = state.history, state.epoch + 1
+    -- A checkpoint written at Ctrl-C holds part of an epoch: the steps done and the metric sums.
+    if state.step then first, first_step, resume_acc = state.epoch, state.step + 1, state.acc end
     self.initialized = true
-    if first <= epochs then io.stderr:write(string.format("nnrun: resuming from '%s' after epoch %d\n", opts.checkpoint, state.epoch)) end
+    if first <= epochs then
+      io.stderr:write(string.format("nnrun: resuming from '%s' %s\n", opts.checkpoint,
+        state.step and string.format("in epoch %d after step %d", state.epoch, state.step) or ("after epoch " .. state.epoch)))
+    end
   else
     self:init(seed)
   end
@@ -385,50 +394,66 @@ function Model:fit(ds, opts)
   local acc = C.zeros(slots(tr))
   local tty, verbose = core.is_tty(2), opts.verbose ~= false
   local label = M.progress_prefix .. (opts.label and (opts.label .. " ") or "")
-  for epoch = first, epochs do
-    local t0 = core.seconds()
-    index:write(data_c.permutation(ds.n, seed * 100003 + epoch))
-    acc:zero()
-    local last_draw, r = -math.huge, nil
-    for step = 1, steps do
-      local start = (step - 1) * batch
-      local n = math.min(batch, ds.n - start)
-      feed(self, p, tr, ds, index, start, n, scale)
-      p:run(n)
-      self.c:optimize(p, tr.update_params, tr.update_grads, optimizer)
-      accumulate(p, tr, acc, n)
-      -- Reading the accumulators waits for the device: done every SYNC_STEPS steps, it bounds
-      -- the queue and lets the bar show what the device has done, not what the host enqueued.
-      if step % SYNC_STEPS == 0 or step == steps then
-        r = summarize(tr, acc:read():flat(), start + n)
-        local now = core.seconds()
-        if verbose and tty and (now - last_draw > 0.25 or step == steps) then
-          local rate = (start + n) / math.max(now - t0, 1e-9)
-          progress_bar(label, epoch, epochs, step, steps, rate, r, (ds.n - start - n) / rate)
-          last_draw = now
+  -- The first Ctrl-C ends the step, saves a checkpoint and stops; a second one kills at once.
+  core.catch_interrupt()
+  -- Whatever way the epochs end (finished, Ctrl-C, an error), Ctrl-C is given back afterwards.
+  local ok, failure = pcall(function()
+    for epoch = first, epochs do
+      local t0 = core.seconds()
+      index:write(data_c.permutation(ds.n, seed * 100003 + epoch))
+      acc:zero()
+      if resume_acc and epoch == first then acc:write(tensor.from_table(resume_acc)) end
+      local last_draw, r = -math.huge, nil
+      for step = epoch == first and first_step or 1, steps do
+        local start = (step - 1) * batch
+        local n = math.min(batch, ds.n - start)
+        feed(self, p, tr, ds, index, start, n, scale)
+        p:run(n)
+        self.c:optimize(p, tr.update_params, tr.update_grads, optimizer)
+        accumulate(p, tr, acc, n)
+        -- Reading the accumulators waits for the device: done every SYNC_STEPS steps, it bounds
+        -- the queue and lets the bar show what the device has done, not what the host enqueued.
+        if step % SYNC_STEPS == 0 or step == steps then
+          r = summarize(tr, acc:read():flat(), start + n)
+          local now = core.seconds()
+          if verbose and tty and (now - last_draw > 0.25 or step == steps) then
+            local rate = (start + n) / math.max(now - t0, 1e-9)
+            progress_bar(label, epoch, epochs, step, steps, rate, r, (ds.n - start - n) / rate)
+            last_draw = now
+          end
+        end
+        if core.interrupted() then
+          if opts.checkpoint then
+            self.c:save(opts.checkpoint, util.serialize{config = config, epoch = epoch, step = step,
+              acc = acc:read():flat(), history = history})
+          end
+          util.fail("interrupted (Ctrl-C) in epoch %d after step %d of %d%s", epoch, step, steps,
+            opts.checkpoint and string.format("; checkpoint '%s' saved: run again to resume", opts.checkpoint) or "")
         end
       end
+      r = summarize(tr, acc:read():flat(), ds.n)
+      local h = {epoch = epoch, loss = r.loss, accuracy = r.accuracy, outputs = r.outputs}
+      h.train_seconds = core.seconds() - t0
+      if opts.validation then
+        local v = self:evaluate(opts.validation, {batch = batch, scale = opts.validation_scale or input_scale(opts.validation, opts), _trainer = tr})
+        h.val_loss, h.val_accuracy, h.val_outputs = v.loss, v.accuracy, v.outputs
+      end
+      h.seconds = core.seconds() - t0
+      history[#history + 1] = h
+      if verbose then
+        local line = string.format("%sepoch %d/%d: %s%s (%.1f s, %.0f samples/s)", label, epoch, epochs, metrics_text(r, ""),
+          h.val_loss and (", " .. metrics_text({loss = h.val_loss, accuracy = h.val_accuracy, outputs = h.val_outputs}, "val_")) or "",
+          h.seconds, ds.n / h.train_seconds)
+        if tty then io.stderr:write("\r\27[K" .. line .. "\n") else print(line) end
+      end
+      if opts.checkpoint then
+        self.c:save(opts.checkpoint, util.serialize{config = config, epoch = epoch, history = history})
+      end
+      if opts.on_epoch then opts.on_epoch(h, self) end
     end
-    r = summarize(tr, acc:read():flat(), ds.n)
-    local h = {epoch = epoch, loss = r.loss, accuracy = r.accuracy, outputs = r.outputs}
-    h.train_seconds = core.seconds() - t0
-    if opts.validation then
-      local v = self:evaluate(opts.validation, {batch = batch, scale = opts.validation_scale or input_scale(opts.validation, opts), _trainer = tr})
-      h.val_loss, h.val_accuracy, h.val_outputs = v.loss, v.accuracy, v.outputs
-    end
-    h.seconds = core.seconds() - t0
-    history[#history + 1] = h
-    if verbose then
-      local line = string.format("%sepoch %d/%d: %s%s (%.1f s, %.0f samples/s)", label, epoch, epochs, metrics_text(r, ""),
-        h.val_loss and (", " .. metrics_text({loss = h.val_loss, accuracy = h.val_accuracy, outputs = h.val_outputs}, "val_")) or "",
-        h.seconds, ds.n / h.train_seconds)
-      if tty then io.stderr:write("\r\27[K" .. line .. "\n") else print(line) end
-    end
-    if opts.checkpoint then
-      self.c:save(opts.checkpoint, util.serialize{config = config, epoch = epoch, history = history})
-    end
-    if opts.on_epoch then opts.on_epoch(h, self) end
-  end
+  end)
+  core.catch_interrupt(false)
+  if not ok then error(failure, 0) end
   return history
 end
 
@@ -443,6 +468,8 @@ function Model:evaluate(ds, opts)
   local tr = opts._trainer or trainer(self, loss_terms(self, opts))
   if not opts._trainer then check_labels(self, ds, tr) end
   local batch = opts.batch or 256
+  if math.type(batch) ~= "integer" or batch < 1 then util.fail("evaluate: batch must be a positive integer") end
+  if ds.n < 1 then util.fail("evaluate: data set '%s' is empty", tostring(ds.name)) end
   local p = eval_plan(self, tr, batch)
   local acc = C.zeros(slots(tr))
   local index = identity_index(ds)
@@ -476,6 +503,7 @@ end
 function Model:run(x, nodes, opts)
   opts = opts or {}
   ensure_init(self)
+  if type(nodes) ~= "table" then util.fail("run: nodes must be a list of nodes or names, got %s", type(nodes)) end
   local ids, list = {}, {}
   for i, v in ipairs(nodes) do
     local nd = v
@@ -492,6 +520,8 @@ function Model:run(x, nodes, opts)
       end
     elseif not graph.is_node(v) then
       util.fail("run: nodes[%d] must be a node or a name", i)
+    elseif v.graph ~= self.graph then
+      util.fail("run: nodes[%d] ('%s') belongs to another graph", i, v:name())
     end
     ids[i], list[i] = nd.id, nd
   end
@@ -504,6 +534,7 @@ function Model:run(x, nodes, opts)
       util.fail("input '%s' %s takes %d values per sample; the tensor %s has %d per row", input:name(),
         input:shape_string(), per, tostring(x), x:numel() // math.max(n, 1))
     end
+    if n < 1 then util.fail("run: the input tensor %s has no rows", tostring(x)) end
     if x:dtype() ~= "float32" then x = x:astype("float32") end
     local batch = math.max(n, 1)
     local p = plan(self, key, ids, batch, false)
