@@ -27,7 +27,9 @@ mtl.TASKS = {
   {output = "group", title = "Task 2 (group)", field = "group"},
 }
 
-local function fail(fmt, ...) nn.util.fail(fmt, ...) end
+-- Errors name the line of the script that called into this file: level 2 is the caller of the
+-- function that calls fail, level 3 its caller.
+local function fail(level, fmt, ...) error(string.format(fmt, ...), level + 1) end
 
 -- Adds the trunk to input x; layers are named <prefix>conv1, <prefix>pool1, ..., <prefix>dense1.
 function mtl.trunk(x, spec, prefix)
@@ -50,7 +52,7 @@ end
 
 local function check_lambda(v)
   if type(v) ~= "number" or v ~= v or v < 0 or v > 1 then
-    fail("lambda must be a number in [0, 1] (the weight of task 1's loss), got %s", tostring(v))
+    fail(3, "lambda must be a number in [0, 1] (the weight of task 1's loss), got %s", tostring(v))
   end
   return v
 end
@@ -75,7 +77,7 @@ end
 
 -- Sets λ of a model from mtl.build; a value outside [0, 1] is an error.
 function mtl.set_lambda(m, v)
-  if not m.lambda then fail("set_lambda: this model has no λ (it is not from mtl.build)") end
+  if not m.lambda then fail(2, "set_lambda: this model has no λ (it is not from mtl.build)") end
   m.lambda:set(check_lambda(v))
 end
 
@@ -109,23 +111,23 @@ end
 -- ...}; classes are given by name or by label (0-based). Every one of the dataset's classes must
 -- be in exactly one group.
 function mtl.groups(groups, classes)
-  if type(groups) ~= "table" or #groups < 2 then fail("groups: expected a list of at least two groups {name =, classes = {...}}") end
+  if type(groups) ~= "table" or #groups < 2 then fail(2, "groups: expected a list of at least two groups {name =, classes = {...}}") end
   local label_of = {}
   for i, c in ipairs(classes) do label_of[c] = i - 1 end
   local mapping, names, members = {}, {}, {}
   for gi, grp in ipairs(groups) do
     if type(grp) ~= "table" or type(grp.name) ~= "string" or type(grp.classes) ~= "table" or #grp.classes == 0 then
-      fail("groups[%d]: expected {name = \"...\", classes = {class names or labels}}", gi)
+      fail(2, "groups[%d]: expected {name = \"...\", classes = {class names or labels}}", gi)
     end
     names[gi], members[gi] = grp.name, {}
     for _, c in ipairs(grp.classes) do
       local label = label_of[c]
       if math.type(c) == "integer" and c >= 0 and c < #classes then label = c end
       if label == nil then
-        fail("groups: '%s' in group '%s' is not a class (classes: %s)", tostring(c), grp.name, table.concat(classes, ", "))
+        fail(2, "groups: '%s' in group '%s' is not a class (classes: %s)", tostring(c), grp.name, table.concat(classes, ", "))
       end
       if mapping[label] then
-        fail("groups: class '%s' is in group '%s' and in group '%s'; each class must be in exactly one group",
+        fail(2, "groups: class '%s' is in group '%s' and in group '%s'; each class must be in exactly one group",
           classes[label + 1], names[mapping[label] + 1], grp.name)
       end
       mapping[label] = gi - 1
@@ -136,7 +138,7 @@ function mtl.groups(groups, classes)
   for label = 0, #classes - 1 do
     if mapping[label] == nil then missing[#missing + 1] = "'" .. classes[label + 1] .. "'" end
   end
-  if #missing > 0 then fail("groups: %s %s in no group; each class must be in exactly one group", table.concat(missing, ", "), #missing == 1 and "is" or "are") end
+  if #missing > 0 then fail(2, "groups: %s %s in no group; each class must be in exactly one group", table.concat(missing, ", "), #missing == 1 and "is" or "are") end
   return {mapping = mapping, names = names, members = members}
 end
 
