@@ -156,24 +156,15 @@ for _, f in ipairs{"relu", "sigmoid", "tanh", "exp", "log", "square"} do
   end
 end
 
-function M.softmax(x, opts)
-  check_node(x, "softmax")
-  return node(x.graph, x.graph.c:softmax(x.id, false, opts_of(opts, "softmax").name, util.where()))
-end
-
-function M.log_softmax(x, opts)
-  check_node(x, "log_softmax")
-  return node(x.graph, x.graph.c:softmax(x.id, true, opts_of(opts, "log_softmax").name, util.where()))
-end
-
-function M.sum(x, opts)
-  check_node(x, "sum")
-  return node(x.graph, x.graph.c:sum(x.id, false, opts_of(opts, "sum").name, util.where()))
-end
-
-function M.mean(x, opts)
-  check_node(x, "mean")
-  return node(x.graph, x.graph.c:sum(x.id, true, opts_of(opts, "mean").name, util.where()))
+-- One-input ops that differ by a flag: the C constructor and its flag.
+local FLAGGED = {softmax = {"softmax", false}, log_softmax = {"softmax", true}, sum = {"sum", false},
+  mean = {"sum", true}}
+for f, spec in pairs(FLAGGED) do
+  M[f] = function(x, opts)
+    check_node(x, f)
+    local c = x.graph.c
+    return node(x.graph, c[spec[1]](c, x.id, spec[2], opts_of(opts, f).name, util.where()))
+  end
 end
 
 function M.matmul(a, b, opts)
