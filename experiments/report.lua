@@ -111,6 +111,7 @@ end
 local function format_cell(v, format)
   if v == nil then return "" end
   if type(v) ~= "number" then return tostring(v) end
+  if type(format) == "function" then return tostring(format(v)) end
   if format then return string.format(format, v) end
   if math.type(v) == "integer" or v == math.floor(v) then return nn.util.commas(v) end
   return string.format("%.4g", v)
