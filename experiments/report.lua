@@ -167,8 +167,9 @@ for _, task in ipairs(TASKS) do
           lines[#lines + 1] = ""
           lines[#lines + 1] = markdown_table(cols or b.columns, rows or b.rows)
           if tally then
-            local verdict = tally.short == 0 and (tally.beat > 0 and "beats or matches the seed" or "matches the seed")
-              or (tally.beat + tally.match >= tally.short and "mostly matches or beats the seed" or "falls short of the seed")
+            local total = tally.match + tally.beat + tally.short
+            local verdict = tally.short == 0 and (tally.beat > 0 and "matches or beats the seed" or "matches the seed")
+              or string.format("falls short on %d of %d numbers", tally.short, total)
             summary[#summary + 1] = {task = task.n, table = b.name, verdict = verdict, tally = tally}
           end
         elseif b.kind == "figure" then
