@@ -432,6 +432,12 @@ function Model:fit(ds, opts)
         end
       end
       r = summarize(tr, acc:read():flat(), ds.n)
+      -- A diverged epoch never replaces a good checkpoint.
+      if r.loss ~= r.loss or r.loss == math.huge or r.loss == -math.huge then
+        util.fail("fit: epoch %d: the training loss is %s; stopped without writing a checkpoint%s. " ..
+          "NN_CHECK=nan names the first node that produces it", epoch, tostring(r.loss),
+          opts.checkpoint and string.format(" ('%s' keeps epoch %d)", opts.checkpoint, epoch - 1) or "")
+      end
       local h = {epoch = epoch, loss = r.loss, accuracy = r.accuracy, outputs = r.outputs}
       h.train_seconds = core.seconds() - t0
       if opts.validation then

@@ -60,6 +60,22 @@ resumed.batch = 50
 check.fails(function() c:fit(train, resumed) end, "other settings", "checkpoint from other settings")
 os.remove(ckpt)
 
+-- A diverging run stops at the first non-finite epoch and keeps the last good checkpoint.
+do
+  local gn = nn.graph()
+  local xn = gn:input("x", {784})
+  local blow = gn:scalar("blow_up", 1)
+  local mn = gn:model{inputs = {xn}, outputs = {logits = nn.linear(xn, 10) * blow}}
+  local path = os.tmpname()
+  os.remove(path)
+  local nan_opts = {epochs = 3, batch = 100, seed = 1, verbose = false, checkpoint = path,
+    on_epoch = function(h) if h.epoch == 1 then blow:set(1e38) end end}
+  check.fails(function() mn:fit(train, nan_opts) end, "epoch 2: the training loss is", "a non-finite loss stops training")
+  blow:set(1)
+  check.eq(nn.util.deserialize(mn.c:load(path)).epoch, 1, "the checkpoint still holds epoch 1")
+  os.remove(path)
+end
+
 -- Bad input.
 local bad = train:map_labels({[0] = 0, 1, 2, 3, 4, 5, 6, 7, 8, 12})
 check.fails(function() mlp(8):fit(bad, {epochs = 1, verbose = false}) end, "outside output 'logits''s 10 classes",
