@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <signal.h>
+#include <sys/resource.h>
 
 #include "nn_base.h"
 #include "nn_cl.h"
@@ -144,6 +146,30 @@ static void test_programs(const char *cache) {
   CHECK(system(cmd) == 0, "a failed build leaves no cache file");
 }
 
+/* A disk that fills while saving: writes past RLIMIT_FSIZE fail as on a full disk (SIGXFSZ is
+ * ignored so write() returns EFBIG). The save fails with a message, and the old file survives whole. */
+static void test_full_disk(const char *dir) {
+  char path[512];
+  snprintf(path, sizeof path, "%s/checkpoint", dir);
+  CHECK_OK(nn_file_write_atomic(path, "old contents", 12));
+  struct rlimit old, tiny = {4096, 4096};
+  getrlimit(RLIMIT_FSIZE, &old);
+  signal(SIGXFSZ, SIG_IGN);
+  setrlimit(RLIMIT_FSIZE, &tiny);
+  static char big[65536];
+  int st = nn_file_write_atomic(path, big, sizeof big);
+  setrlimit(RLIMIT_FSIZE, &old);
+  CHECK(st != 0 && strstr(nn_error(), "the previous file is kept"), "a failed save says so: %s", nn_error());
+  char *data;
+  size_t len;
+  CHECK_OK(nn_file_read(path, &data, &len));
+  CHECK(len == 12 && memcmp(data, "old contents", 12) == 0, "the old file survives whole");
+  free(data);
+  char cmd[600];
+  snprintf(cmd, sizeof cmd, "ls %s | grep -q tmp && exit 1 || exit 0", dir);
+  CHECK(system(cmd) == 0, "no temp file is left behind");
+}
+
 int main(void) {
   test_select();
   test_error_names();
@@ -159,6 +185,7 @@ int main(void) {
     nn_cl_close(cl);
   }
   test_programs(cache);
+  test_full_disk(cache);
   char cmd[200];
   snprintf(cmd, sizeof cmd, "rm -rf %s", cache);
   if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", cache);
