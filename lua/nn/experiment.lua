@@ -15,12 +15,13 @@ function experiment.subsets(data, subset, seed)
   return train, test
 end
 
--- Trains a sweep member's model with Adam and measures it, as the report's tables need. The final
--- weights are kept as <dir>/<member>.weights (task 5 reads CNN-1's).
+-- Trains a sweep member's model with Adam (and the member's lr_schedule, if any) and measures it,
+-- as the report's tables need. The final weights are kept as <dir>/<member>.weights (task 5 reads
+-- CNN-1's).
 function experiment.train_classifier(model, member, ctx, train, test)
   local device = nn.device()
   local history = model:fit(train, {loss = nn.loss.cross_entropy, optimizer = nn.optim.adam{lr = member.lr},
-    epochs = member.epochs, batch = member.batch, validation = test, seed = member.seed,
+    lr_schedule = member.lr_schedule, epochs = member.epochs, batch = member.batch, validation = test, seed = member.seed,
     checkpoint = ctx.checkpoint, label = member.name})
   local seconds = 0
   for _, h in ipairs(history) do seconds = seconds + h.train_seconds end

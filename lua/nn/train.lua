@@ -336,11 +336,11 @@ end
 
 local SYNC_STEPS = 32
 
--- model:fit(train, {loss, loss_weights, labels, optimizer, epochs, batch, validation, seed,
---   scale, checkpoint, resume, verbose, label, on_epoch}) -> history
--- history[e] = {epoch, loss, accuracy, val_loss, val_accuracy, outputs, val_outputs, seconds}.
+-- model:fit(train, {loss, loss_weights, labels, optimizer, lr_schedule, epochs, batch, validation,
+--   seed, scale, checkpoint, resume, verbose, label, on_epoch}) -> history
+-- history[e] = {epoch, lr, loss, accuracy, val_loss, val_accuracy, outputs, val_outputs, seconds}.
 function Model:fit(ds, opts)
-  opts = graph.check_options(opts, "fit", "loss loss_weights labels optimizer epochs batch validation seed scale " ..
+  opts = graph.check_options(opts, "fit", "loss loss_weights labels optimizer lr_schedule epochs batch validation seed scale " ..
     "validation_scale checkpoint resume verbose label on_epoch")
   check_dataset(ds, "fit")
   local epochs, batch, seed = opts.epochs or 1, opts.batch or 32, opts.seed or 0
@@ -351,6 +351,10 @@ function Model:fit(ds, opts)
   if type(optimizer) ~= "table" or (optimizer.kind ~= "adam" and optimizer.kind ~= "sgd") then
     util.fail("fit: optimizer must be nn.optim.adam{...} or nn.optim.sgd{...}, got %s", tostring(optimizer))
   end
+  if opts.lr_schedule ~= nil and type(opts.lr_schedule) ~= "table" then
+    util.fail("fit: lr_schedule must be nn.optim.cosine{...} or nn.optim.step_decay{...}, got %s", tostring(opts.lr_schedule))
+  end
+  optim_lib.lr_factor(opts.lr_schedule, 1, epochs)  -- a bad schedule fails before any work
   check_input_shape(self, ds)
   local tr = trainer(self, loss_terms(self, opts))
   check_labels(self, ds, tr)
@@ -370,7 +374,7 @@ function Model:fit(ds, opts)
     local info = self.graph.c:node(id)
     if info.op == "scalar" then scalars[info.name] = self.graph.c:get_scalar(id) end
   end
-  local config = util.serialize{tr.key, epochs, batch, seed, ds.n, ds.name, optimizer, scalars}
+  local config = util.serialize{tr.key, epochs, batch, seed, ds.n, ds.name, optimizer, opts.lr_schedule, scalars}
   local first_step, resume_acc = 1, nil
 
   if opts.checkpoint and opts.resume ~= false and io.open(opts.checkpoint, "rb") then
@@ -400,6 +404,9 @@ function Model:fit(ds, opts)
   local ok, failure = pcall(function()
     for epoch = first, epochs do
       local t0 = core.seconds()
+      -- The optimiser as given stays untouched (it is part of the checkpoint's settings).
+      local epoch_optimizer = setmetatable({lr = optimizer.lr * optim_lib.lr_factor(opts.lr_schedule, epoch, epochs)},
+        {__index = optimizer})
       index:write(data_c.permutation(ds.n, seed * 100003 + epoch))
       acc:zero()
       if resume_acc and epoch == first then acc:write(tensor.from_table(resume_acc)) end
@@ -409,7 +416,7 @@ function Model:fit(ds, opts)
         local n = math.min(batch, ds.n - start)
         feed(self, p, tr, ds, index, start, n, scale)
         p:run(n)
-        self.c:optimize(p, tr.update_params, tr.update_grads, optimizer)
+        self.c:optimize(p, tr.update_params, tr.update_grads, epoch_optimizer)
         accumulate(p, tr, acc, n)
         -- Reading the accumulators waits for the device: done every SYNC_STEPS steps, it bounds
         -- the queue and lets the bar show what the device has done, not what the host enqueued.
@@ -438,7 +445,7 @@ function Model:fit(ds, opts)
           "NN_CHECK=nan names the first node that produces it", epoch, tostring(r.loss),
           opts.checkpoint and string.format(" ('%s' keeps epoch %d)", opts.checkpoint, epoch - 1) or "")
       end
-      local h = {epoch = epoch, loss = r.loss, accuracy = r.accuracy, outputs = r.outputs}
+      local h = {epoch = epoch, lr = epoch_optimizer.lr, loss = r.loss, accuracy = r.accuracy, outputs = r.outputs}
       h.train_seconds = core.seconds() - t0
       if opts.validation then
         local v = self:evaluate(opts.validation, {batch = batch, scale = opts.validation_scale or input_scale(opts.validation, opts), _trainer = tr})

@@ -60,6 +60,36 @@ resumed.batch = 50
 check.fails(function() c:fit(train, resumed) end, "other settings", "checkpoint from other settings")
 os.remove(ckpt)
 
+-- Learning-rate schedules: each epoch's lr is in the history, and it is the lr the update used:
+-- a second epoch at lr * 1e-30 leaves the weights where the first epoch put them.
+local function sgd_run(epochs, schedule)
+  local m = mlp(16)
+  local h = m:fit(train, {optimizer = nn.optim.sgd{lr = 0.05}, lr_schedule = schedule, epochs = epochs, batch = 200,
+    seed = 4, verbose = false})
+  return m:param("dense_1.weight"):flat(), h
+end
+local w1 = sgd_run(1)
+local w2, h2 = sgd_run(2, nn.optim.step_decay{every = 1, gamma = 1e-30})
+local moved = 0
+for i = 1, #w1 do moved = math.max(moved, math.abs(w2[i] - w1[i])) end
+check.ok(moved < 1e-12, string.format("an epoch at lr * 1e-30 moves no weight (largest change %g)", moved))
+check.near(h2[2].lr, 0.05e-30, 1e-40, "the history records the scheduled lr")
+local _, hc = sgd_run(4, nn.optim.cosine{alpha = 0.1})
+for e = 1, 4 do
+  local expect = 0.05 * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * (e - 1) / 4)))
+  check.near(hc[e].lr, expect, 1e-12, "cosine lr of epoch " .. e)
+end
+local sched_ckpt = os.tmpname()
+os.remove(sched_ckpt)
+mlp(16):fit(train, {epochs = 1, batch = 500, lr_schedule = nn.optim.cosine{}, checkpoint = sched_ckpt, verbose = false})
+check.fails(function() mlp(16):fit(train, {epochs = 1, batch = 500, checkpoint = sched_ckpt, verbose = false}) end,
+  "other settings", "a checkpoint with another lr schedule is not resumed")
+os.remove(sched_ckpt)
+check.fails(function() nn.optim.cosine{alpha = 2} end, "alpha must be in [0, 1]", "cosine alpha outside [0, 1]")
+check.fails(function() nn.optim.step_decay{gamma = 0.5} end, "every must be a positive integer", "step_decay without every")
+check.fails(function() mlp(8):fit(train, {epochs = 1, lr_schedule = "cosine"}) end,
+  "lr_schedule must be nn.optim.cosine", "a schedule given as a string")
+
 -- A diverging run stops at the first non-finite epoch and keeps the last good checkpoint.
 do
   local gn = nn.graph()
