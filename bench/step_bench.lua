@@ -20,6 +20,7 @@
 -- Convolutions split their GEMMs into chunks of images (src/ops/nn_ops_conv.c); here each is one
 -- GEMM over the whole batch, and the GEMMs' operand layouts are transposed: close, not identical.
 local nn = require "nn"
+local core = require "nn._core"
 
 local M = {}
 
@@ -92,6 +93,21 @@ local function gemm_seconds(model, b, runs)
   return total, total_cpu
 end
 
+-- The per-kernel table NN_PROFILE=1 records: each kernel's launches and time per step, largest
+-- first. Profiling waits for every launch, so the total is above the step time measured without it.
+function M.print_profile(profile, steps)
+  table.sort(profile, function(a, b) return a.seconds > b.seconds end)
+  local total = 0
+  for _, e in ipairs(profile) do total = total + e.seconds end
+  print(string.format("  per kernel (NN_PROFILE=1: each launch timed alone; %.1f ms per step in all)", total / steps * 1e3))
+  print("    | kernel | launches per step | ms per step | share |")
+  print("    |---|---:|---:|---:|")
+  for _, e in ipairs(profile) do
+    print(string.format("    | %s | %.0f | %.3f | %.1f%% |", e.name, e.count / steps, e.seconds / steps * 1e3,
+      100 * e.seconds / total))
+  end
+end
+
 -- run{name, model, argv, default_steps} -> figures (also printed).
 function M.run(opts)
   local args = nn.util.args(opts.argv or {}, M.options)
@@ -108,11 +124,19 @@ function M.run(opts)
   -- os.clock() is the process's CPU time, every thread included: on a CPU device it shows how
   -- much of the machine the run had (the rest went to other processes).
   local cpu, last = {}, os.clock()
+  local launches0
   local history = model:fit(ds, {epochs = 1 + repeats, batch = b, seed = args.seed or 1, verbose = false,
     optimizer = nn.optim.adam{lr = 1e-3}, on_epoch = function(h)
       local now = os.clock()
       cpu[h.epoch], last = now - last, now
+      -- Launches and kernel times are counted over the timed epochs only.
+      if h.epoch == 1 then
+        launches0 = core.stats().launches
+        core.profile(true)
+      end
     end})
+  local launches = (core.stats().launches - launches0) / (steps * repeats)
+  local profile = core.profile(true)
   local times, best = {}, 2
   for e = 2, #history do
     times[#times + 1] = history[e].train_seconds / steps
@@ -146,6 +170,10 @@ function M.run(opts)
   print(string.format("  throughput           %.0f samples/s", r.samples_per_s))
   print(string.format("  FLOPs per step       %.2f GFLOP (forward %.2f GFLOP)", r.step_gflop, r.forward_gflop))
   print(string.format("  compute rate         %.1f GFLOP/s", r.gflops))
+  r.launches = launches
+  print(string.format("  launches per step    %.0f (kernels and GEMMs; %.1f us of step time each)", launches,
+    step_s / launches * 1e6))
+  if #profile > 0 then M.print_profile(profile, steps * repeats) end
   if r.gemm_s then
     print(string.format("  GEMMs alone          %.1f ms per step (%.1f GFLOP/s): %.0f%% of the step; the rest %.1f ms",
       r.gemm_s * 1e3, r.gemm_gflops, 100 * r.gemm_share, (step_s - r.gemm_s) * 1e3))

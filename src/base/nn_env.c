@@ -18,6 +18,8 @@ const nn_env_var nn_env_vars[] = {
     {"NN_GEMM", "GEMM engine: clblast (CLBlast's OpenCL kernels), host (the host's OpenBLAS, run in the "
                 "device's queue; CPU devices only); unset: host on CPU devices, else clblast"},
     {"NN_CHECK", "nan: stop at the first graph node that produces a NaN or infinity, naming its script line"},
+    {"NN_PROFILE", "1: time every kernel and GEMM on its own (waiting for each), for bench/'s per-kernel "
+                   "table; slows the run"},
     {"NN_VERBOSE", "1: log kernel builds, cache hits and memory plans on stderr"},
     {NULL, NULL},
 };

@@ -264,9 +264,11 @@ int nn_gemm_batched(nn_cl *cl, bool trans_a, bool trans_b, size_t m, size_t n, s
     if (check_operand(what, "ABC"[i], x[i], rows[i], cols[i], stride[i], batch) != 0) return -1;
   bool fits = fits_blasint(m) && fits_blasint(n) && fits_blasint(k);
   for (int i = 0; i < 3; i++) fits = fits && fits_blasint(blas_ld(x[i], cols[i]));
-  if (choice == ENGINE_HOST && fits)
-    return host_enqueue(cl, trans_a, trans_b, m, n, k, alpha, x, cols, stride, beta, batch, what);
-  return clblast_enqueue(cl, trans_a, trans_b, m, n, k, alpha, x, stride, beta, batch, what);
+  double t = nn_cl_launch_begin(cl);
+  int st = choice == ENGINE_HOST && fits
+               ? host_enqueue(cl, trans_a, trans_b, m, n, k, alpha, x, cols, stride, beta, batch, what)
+               : clblast_enqueue(cl, trans_a, trans_b, m, n, k, alpha, x, stride, beta, batch, what);
+  return st != 0 ? -1 : nn_cl_launch_end(cl, t, "gemm", CL_SUCCESS, what);
 }
 
 int nn_gemm(nn_cl *cl, bool trans_a, bool trans_b, size_t m, size_t n, size_t k, float alpha,

@@ -68,6 +68,25 @@ static int core_stats(lua_State *L) {
   lua_pushinteger(L, (lua_Integer)s.live_buffers), lua_setfield(L, -2, "live_buffers");
   lua_pushinteger(L, s.programs_built), lua_setfield(L, -2, "programs_built");
   lua_pushinteger(L, s.programs_cached), lua_setfield(L, -2, "programs_cached");
+  lua_pushinteger(L, (lua_Integer)s.launches), lua_setfield(L, -2, "launches");
+  return 1;
+}
+
+/* profile([reset]) -> {{name =, count =, seconds =}, ...}: the per-kernel times NN_PROFILE=1
+ * records (empty without it); with reset true the table starts again afterwards. */
+static int core_profile(lua_State *L) {
+  nn_cl *cl = nn_lua_cl(L);
+  const nn_cl_profile_entry *e;
+  int n = nn_cl_profile(cl, &e);
+  lua_createtable(L, n, 0);
+  for (int i = 0; i < n; i++) {
+    lua_createtable(L, 0, 3);
+    lua_pushstring(L, e[i].name), lua_setfield(L, -2, "name");
+    lua_pushinteger(L, (lua_Integer)e[i].count), lua_setfield(L, -2, "count");
+    lua_pushnumber(L, e[i].seconds), lua_setfield(L, -2, "seconds");
+    lua_rawseti(L, -2, i + 1);
+  }
+  if (lua_toboolean(L, 1)) nn_cl_profile_reset(cl);
   return 1;
 }
 
@@ -197,6 +216,7 @@ int nn_lua_open_core(lua_State *L) {
   static const luaL_Reg fns[] = {
       {"version", core_version},     {"git_commit", core_git_commit}, {"device", core_device},
       {"devices", core_devices},     {"stats", core_stats},           {"env", core_env},
+      {"profile", core_profile},
       {"seconds", core_seconds},     {"write_file", core_write_file}, {"mkdirs", core_mkdirs},
       {"setup_error", core_setup_error}, {"is_tty", core_is_tty},     {"shard", core_shard},
       {"alive", core_alive},         {"pid", core_pid},               {"sleep", core_sleep},     {"deserialize", nn_lua_deserialize},

@@ -228,6 +228,9 @@ struct nn_cl {
   cl_command_queue queue;
   nn_cl_stats stats;
   int gemm_choice;  /* nn_gemm's engine for this device; 0: not chosen yet */
+  bool profiling;   /* NN_PROFILE=1: launches are timed one by one (nn_cl_launch_begin) */
+  int nprofile;
+  nn_cl_profile_entry profile[64];
   int nprograms;
   program_entry programs[48];
 };
@@ -248,6 +251,8 @@ int nn_cl_open(nn_cl **out, const char *spec, bool quiet) {
   }
   cl->device = devices[chosen];
   free(devices);
+  const char *profile = nn_env("NN_PROFILE");
+  cl->profiling = profile && strcmp(profile, "0") != 0;
   cl_int st;
   cl_context_properties props[] = {CL_CONTEXT_PLATFORM, (cl_context_properties)cl->device.platform_id, 0};
   cl->context = clCreateContext(props, 1, &cl->device.id, NULL, NULL, &st);
@@ -581,6 +586,51 @@ int nn_cl_args(cl_kernel kernel, const char *what, ...) {
   return 0;
 }
 
+/* ---- launches ---- */
+
+double nn_cl_launch_begin(nn_cl *cl) {
+  if (!cl->profiling) return 0;
+  clFinish(cl->queue);
+  return nn_seconds();
+}
+
+/* The entry of name, made on first use; the last one takes the rest if the table fills. */
+static nn_cl_profile_entry *profile_entry(nn_cl *cl, const char *name) {
+  for (int i = 0; i < cl->nprofile; i++)
+    if (strcmp(cl->profile[i].name, name) == 0) return &cl->profile[i];
+  int n = (int)(sizeof cl->profile / sizeof cl->profile[0]);
+  if (cl->nprofile == n) return &cl->profile[n - 1];
+  nn_cl_profile_entry *e = &cl->profile[cl->nprofile++];
+  *e = (nn_cl_profile_entry){.count = 0};
+  snprintf(e->name, sizeof e->name, "%s", name);
+  return e;
+}
+
+int nn_cl_launch_end(nn_cl *cl, double start, const char *name, cl_int status, const char *what) {
+  if (nn_cl_check(status, what) != 0) return -1;
+  cl->stats.launches++;
+  if (cl->profiling) {
+    if (nn_cl_finish(cl) != 0) return -1;
+    nn_cl_profile_entry *e = profile_entry(cl, name);
+    e->count++;
+    e->seconds += nn_seconds() - start;
+  }
+  return 0;
+}
+
+int nn_cl_profile(const nn_cl *cl, const nn_cl_profile_entry **entries) {
+  *entries = cl->profile;
+  return cl->nprofile;
+}
+
+void nn_cl_profile_reset(nn_cl *cl) { cl->nprofile = 0; }
+
+/* A kernel's function name, for the profile ("?" if the driver will not say). */
+static const char *kernel_name(cl_kernel kernel, char *buf, size_t size) {
+  if (clGetKernelInfo(kernel, CL_KERNEL_FUNCTION_NAME, size, buf, NULL) != CL_SUCCESS) snprintf(buf, size, "?");
+  return buf;
+}
+
 static size_t round_up(size_t n, size_t m) { return (n + m - 1) / m * m; }
 
 int nn_cl_run1d(nn_cl *cl, cl_kernel kernel, size_t global, size_t local, const char *what) {
@@ -588,7 +638,10 @@ int nn_cl_run1d(nn_cl *cl, cl_kernel kernel, size_t global, size_t local, const 
   if (local == 0) local = cl->device.type & CL_DEVICE_TYPE_GPU ? 256 : 64;
   if (local > cl->device.max_work_group) local = cl->device.max_work_group;
   size_t g = round_up(global, local);
-  return nn_cl_check(clEnqueueNDRangeKernel(cl->queue, kernel, 1, NULL, &g, &local, 0, NULL, NULL), what);
+  char name[48];
+  double t = nn_cl_launch_begin(cl);
+  cl_int st = clEnqueueNDRangeKernel(cl->queue, kernel, 1, NULL, &g, &local, 0, NULL, NULL);
+  return nn_cl_launch_end(cl, t, cl->profiling ? kernel_name(kernel, name, sizeof name) : "", st, what);
 }
 
 int nn_cl_run2d(nn_cl *cl, cl_kernel kernel, const size_t global[2], const size_t local[2], const char *what) {
@@ -598,5 +651,8 @@ int nn_cl_run2d(nn_cl *cl, cl_kernel kernel, const size_t global[2], const size_
     g[0] = round_up(g[0], local[0]);
     g[1] = round_up(g[1], local[1]);
   }
-  return nn_cl_check(clEnqueueNDRangeKernel(cl->queue, kernel, 2, NULL, g, local, 0, NULL, NULL), what);
+  char name[48];
+  double t = nn_cl_launch_begin(cl);
+  cl_int st = clEnqueueNDRangeKernel(cl->queue, kernel, 2, NULL, g, local, 0, NULL, NULL);
+  return nn_cl_launch_end(cl, t, cl->profiling ? kernel_name(kernel, name, sizeof name) : "", st, what);
 }

@@ -58,6 +58,7 @@ typedef struct nn_cl_stats {
   size_t live_buffers;
   int programs_built;      /* families compiled from source in this process */
   int programs_cached;     /* families loaded from the on-disk cache */
+  uint64_t launches;       /* kernels and GEMMs enqueued (a GEMM counts once, whatever its engine) */
 } nn_cl_stats;
 
 /* Opens the device `spec` selects (see nn_cl_select) with a context and an in-order queue.
@@ -112,6 +113,22 @@ bool nn_cl_cache_check(const char *data, size_t bytes, const unsigned char **bin
 #define NN_LOCAL(bytes) (size_t)(bytes), (const void *)NULL
 #define NN_END (size_t)0
 int nn_cl_args(cl_kernel kernel, const char *what, ...);
+/* Launch accounting, for bench/. Every kernel launch and every GEMM is counted in the stats. With
+ * NN_PROFILE=1 each one also waits for the queue before and after it and adds the wall time to
+ * its name's entry: per-kernel times to compare kernels with, at the price of a slower run (the
+ * waits), so never the figure for a step's time. Use: t = nn_cl_launch_begin(cl); enqueue;
+ * return nn_cl_launch_end(cl, t, name, status, what), which also checks the enqueue's status. */
+typedef struct nn_cl_profile_entry {
+  char name[48];    /* kernel function name, or "gemm" */
+  uint64_t count;
+  double seconds;
+} nn_cl_profile_entry;
+double nn_cl_launch_begin(nn_cl *cl);
+int nn_cl_launch_end(nn_cl *cl, double start, const char *name, cl_int status, const char *what);
+/* The entries recorded since the last reset (none without NN_PROFILE=1). */
+int nn_cl_profile(const nn_cl *cl, const nn_cl_profile_entry **entries);
+void nn_cl_profile_reset(nn_cl *cl);
+
 /* Enqueues a 1-D range of `global` work-items, rounded up to a multiple of `local` (0: the
  * runtime's default), with no host synchronisation. Kernels must check their bound. */
 int nn_cl_run1d(nn_cl *cl, cl_kernel kernel, size_t global, size_t local, const char *what);
