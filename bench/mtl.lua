@@ -2,13 +2,15 @@
 -- both heads, 26,395,689 parameters, loss λ·loss_item + (1 − λ)·loss_group) on the selected
 -- device (NN_DEVICE, NN_GEMM), then one pass of evaluation.
 --
---   nnrun bench/mtl.lua [--samples N] [--batch B] [--lambda L]
+--   [NN_PROFILE=1] nnrun bench/mtl.lua [--samples N] [--batch B] [--lambda L]
 --
 -- --samples N times N Fashion-MNIST training images instead of all 60,000 and projects the time of
 -- a full epoch from it (slow devices). One training step runs first, so building the plans and
 -- kernels is not in the timings (nor is a first evaluation). Prints time per epoch and samples/s.
 local nn = require "nn"
+local core = require "nn._core"
 local mtl = require "models.mtl"
+local step_bench = require "bench.step_bench"
 
 local args = nn.util.args(arg, {samples = "number", batch = "number", lambda = "number"})
 local batch = args.batch or 128
@@ -35,7 +37,13 @@ model:fit(warm, mtl.fit_options(model, {epochs = 1, batch = batch, verbose = fal
 model:evaluate(warm, mtl.fit_options(model, {batch = batch}))
 print(string.format("warm-up (plans, kernels, first step): %.2f s", nn.seconds() - t0))
 
+core.profile(true)
+local launches0 = core.stats().launches
 local h = model:fit(train, mtl.fit_options(model, {epochs = 1, batch = batch, seed = 1, label = "bench"}))[1]
+local steps = (train.n + batch - 1) // batch
+local profile = core.profile(true)
+print(string.format("launches per step: %.0f (kernels and GEMMs)", (core.stats().launches - launches0) / steps))
+if #profile > 0 then step_bench.print_profile(profile, steps) end
 local seconds = h.train_seconds
 local rate = train.n / seconds
 if n < full then

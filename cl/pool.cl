@@ -76,3 +76,33 @@ __kernel void pool2d_backward(__global const float *x, __global const float *y, 
     }
   dx[i] = sum;
 }
+
+/* The same gradient when windows do not overlap (stride >= window in both directions, the usual
+ * 2x2 stride-2 pooling): one work-item per window writes every pixel of it, the first maximum's
+ * dy (or for average the share of dy) and 0 for the rest, so there is no search over the windows
+ * that could contain a pixel. Pixels no window covers must be cleared beforehand.
+ * x, dx (n, c, h, w); y, dy (n, c, oh, ow). */
+__kernel void pool2d_backward_disjoint(__global const float *x, __global const float *y, __global const float *dy,
+                                       __global float *dx, int is_max, int nc, int h, int w, int kh, int kw,
+                                       int stride_h, int stride_w, int pad_top, int pad_left, int oh, int ow) {
+  int o = get_global_id(0);
+  if (o >= nc * oh * ow) return;
+  int ox = o % ow, t = o / ow, oy = t % oh, plane = t / oh;
+  POOL_WINDOW(oy, ox);
+  __global const float *xplane = x + plane * h * w;
+  __global float *dxplane = dx + plane * h * w;
+  float g = dy[o], m = y[o];
+  if (is_max) {
+    bool found = false;
+    for (int iy = y0; iy < y1; iy++)
+      for (int ix = x0; ix < x1; ix++) {
+        bool first = !found && xplane[iy * w + ix] == m;
+        found = found || first;
+        dxplane[iy * w + ix] = first ? g : 0.0f;
+      }
+  } else {
+    float share = g / (float)((y1 - y0) * (x1 - x0));
+    for (int iy = y0; iy < y1; iy++)
+      for (int ix = x0; ix < x1; ix++) dxplane[iy * w + ix] = share;
+  }
+}

@@ -205,14 +205,27 @@ int nn_op_pool2d(nn_cl *cl, const nn_conv_shape *s, bool max, cl_mem x, cl_mem y
 int nn_op_pool2d_backward(nn_cl *cl, const nn_conv_shape *s, bool max, cl_mem x, cl_mem y, cl_mem dy, cl_mem dx,
                           const char *what) {
   if (check_geometry(s, what) != 0) return -1;
+  /* Windows that do not overlap (2x2 stride 2) scatter from each window, 3x faster on PoCL's CPU
+   * device than gathering into each pixel; overlapping ones gather. */
+  bool disjoint = s->stride_h >= s->kh && s->stride_w >= s->kw;
   cl_kernel k;
-  if (nn_cl_kernel(cl, "pool", "pool2d_backward", &k) != 0) return nn_fail_prefix("%s", what);
+  if (nn_cl_kernel(cl, "pool", disjoint ? "pool2d_backward_disjoint" : "pool2d_backward", &k) != 0)
+    return nn_fail_prefix("%s", what);
   int is_max = max, nc = s->n * s->c;
+  /* Disjoint windows leave uncovered pixels (a stride above the window, rows past the last
+   * window, padding) unwritten: they get 0 first. */
+  bool covered = s->stride_h == s->kh && s->stride_w == s->kw && s->pad_top == 0 && s->pad_left == 0 &&
+                 s->out_h * s->kh == s->h && s->out_w * s->kw == s->w;
+  size_t bytes = (size_t)nc * s->h * s->w * sizeof(float);
+  if (disjoint && !covered &&
+      nn_cl_check(clEnqueueFillBuffer(nn_cl_queue(cl), dx, &(float){0.0f}, sizeof(float), 0, bytes, 0, NULL, NULL),
+                  what) != 0)
+    return -1;
   if (nn_cl_args(k, what, NN_ARG(x), NN_ARG(y), NN_ARG(dy), NN_ARG(dx), NN_ARG(is_max), NN_ARG(nc), NN_ARG(s->h),
                  NN_ARG(s->w), NN_ARG(s->kh), NN_ARG(s->kw), NN_ARG(s->stride_h), NN_ARG(s->stride_w),
                  NN_ARG(s->pad_top), NN_ARG(s->pad_left), NN_ARG(s->out_h), NN_ARG(s->out_w), NN_END) != 0)
     return -1;
-  return nn_cl_run1d(cl, k, (size_t)nc * s->h * s->w, 0, what);
+  return nn_cl_run1d(cl, k, (size_t)nc * (disjoint ? s->out_h * s->out_w : s->h * s->w), 0, what);
 }
 
 /* ---- batch normalisation ---- */

@@ -410,6 +410,9 @@ static void test_pools(void) {
   test_pool("avg 3x3 s1 pad 1 (count excludes pad)", false, POOL_RANDOM, 2, 2, 5, 6, 3, 3, 1, 1, 1, 1, 1, 1);
   test_pool("avg 3x2 s(2,1) asymmetric 7x5", false, POOL_RANDOM, 1, 1, 7, 5, 3, 2, 2, 1, 2, 0, 1, 1);
   test_pool("avg 4x4 s3 pad 2 9x9", false, POOL_RANDOM, 2, 2, 9, 9, 4, 4, 3, 3, 2, 2, 2, 2);
+  test_pool("max 2x2 s2 ties (disjoint)", true, POOL_CONSTANT, 1, 2, 6, 6, 2, 2, 2, 2, 0, 0, 0, 0);
+  test_pool("max 2x2 s3 (gaps between windows)", true, POOL_SPACED, 2, 2, 8, 7, 2, 2, 3, 3, 0, 0, 0, 0);
+  test_pool("avg 2x1 s(2,3) pad (disjoint, gaps)", false, POOL_RANDOM, 1, 3, 7, 8, 2, 1, 2, 3, 1, 1, 0, 1);
   test_pool("max pad >= window (empty windows)", true, POOL_SPACED, 1, 2, 4, 4, 2, 2, 1, 1, 2, 0, 0, 2);
   test_pool("avg pad >= window (empty windows)", false, POOL_RANDOM, 1, 2, 4, 4, 2, 2, 1, 1, 2, 0, 0, 2);
 }
