@@ -7,6 +7,9 @@
  * per-element path, which dominates these memory-light kernels on PoCL's CPU device. The variance is two-pass (sum of (x - mean)^2), which
  * keeps its precision when |mean| >> std, and biased (divided by m), as Keras uses it for both
  * the normalisation and the moving variance.
+ *
+ * Per-channel pairs travel as one (2, c) buffer, so that each is one node of the graph:
+ * stats holds the mean, then invstd = 1 / sqrt(var + eps); sums holds sum(dy * xhat), then sum(dy).
  */
 
 /* Sum over the local work-group of v; every work-item gets the result. part: local_size floats. */
@@ -42,12 +45,12 @@ static void walk_next(walk *w, int hw) {
   if (w->p >= hw) w->p -= hw, w->b++;
 }
 
-/* Training statistics: mean, invstd = 1 / sqrt(var + eps), and
- * running = momentum * running + (1 - momentum) * batch for mean and var.
- * x (n, c, hw); mean, invstd, running_mean, running_var (c). */
-__kernel void bn_stats(__global const float *x, __global float *mean, __global float *invstd,
-                       __global float *running_mean, __global float *running_var, int n, int c, int hw,
-                       float eps, float momentum, __local float *part) {
+/* Training statistics of the batch into stats (2, c), and
+ * running = momentum * running + (1 - momentum) * batch for the mean and the variance.
+ * x (n, c, hw); running_mean, running_var (c). */
+__kernel void bn_stats(__global const float *x, __global float *stats, __global float *running_mean,
+                       __global float *running_var, int n, int c, int hw, float eps, float momentum,
+                       __local float *part) {
   int ch = get_group_id(0), m = n * hw;
   float s = 0.0f;
   for (walk w = walk_start(hw); w.b < n; walk_next(&w, hw)) s += x[(w.b * c + ch) * hw + w.p];
@@ -59,33 +62,39 @@ __kernel void bn_stats(__global const float *x, __global float *mean, __global f
   }
   float var = group_sum(q, part) / (float)m;
   if (get_local_id(0) == 0) {
-    mean[ch] = mu;
-    invstd[ch] = 1.0f / sqrt(var + eps);
+    stats[ch] = mu;
+    stats[c + ch] = 1.0f / sqrt(var + eps);
     running_mean[ch] = momentum * running_mean[ch] + (1.0f - momentum) * mu;
     running_var[ch] = momentum * running_var[ch] + (1.0f - momentum) * var;
   }
 }
 
-/* y = gamma * (x - mean) * scale + beta, one work-item per row (b, ch). In training `stat` is the
- * batch invstd; in evaluation (from_var) it is the running variance and scale = 1/sqrt(var + eps).
- * x, y (n, c, hw); gamma, beta, mean, stat (c). */
-__kernel void bn_normalize(__global const float *x, __global float *y, __global const float *gamma,
-                           __global const float *beta, __global const float *mean, __global const float *stat,
-                           int from_var, float eps, int n, int c, int hw) {
+/* Evaluation statistics from the running ones: stats (2, c); running_mean, running_var (c). */
+__kernel void bn_running_stats(__global const float *running_mean, __global const float *running_var,
+                               __global float *stats, int c, float eps) {
+  int ch = get_global_id(0);
+  if (ch >= c) return;
+  stats[ch] = running_mean[ch];
+  stats[c + ch] = 1.0f / sqrt(running_var[ch] + eps);
+}
+
+/* y = gamma * (x - mean) * invstd + beta, one work-item per row (b, ch).
+ * x, y (n, c, hw); stats (2, c); gamma, beta (c). */
+__kernel void bn_normalize(__global const float *x, __global float *y, __global const float *stats,
+                           __global const float *gamma, __global const float *beta, int n, int c, int hw) {
   int row = get_global_id(0);
   if (row >= n * c) return;
   int ch = row % c;
-  float scale = gamma[ch] * (from_var ? 1.0f / sqrt(stat[ch] + eps) : stat[ch]), mu = mean[ch], b = beta[ch];
+  float scale = gamma[ch] * stats[c + ch], mu = stats[ch], b = beta[ch];
   for (int p = row * hw; p < (row + 1) * hw; p++) y[p] = (x[p] - mu) * scale + b;
 }
 
-/* dbeta = sum dy, dgamma = sum dy * xhat with xhat = (x - mean) * invstd.
- * x, dy (n, c, hw); mean, invstd, dgamma, dbeta (c). */
-__kernel void bn_backward_sums(__global const float *x, __global const float *dy, __global const float *mean,
-                               __global const float *invstd, __global float *dgamma, __global float *dbeta, int n,
-                               int c, int hw, __local float *part) {
+/* sums (2, c) = (dgamma, dbeta): sum dy * xhat with xhat = (x - mean) * invstd, and sum dy.
+ * x, dy (n, c, hw); stats (2, c). */
+__kernel void bn_backward_sums(__global const float *x, __global const float *dy, __global const float *stats,
+                               __global float *sums, int n, int c, int hw, __local float *part) {
   int ch = get_group_id(0);
-  float mu = mean[ch], is = invstd[ch], sdy = 0.0f, sdyx = 0.0f;
+  float mu = stats[ch], is = stats[c + ch], sdy = 0.0f, sdyx = 0.0f;
   for (walk w = walk_start(hw); w.b < n; walk_next(&w, hw)) {
     int at = (w.b * c + ch) * hw + w.p;
     sdy += dy[at];
@@ -94,22 +103,21 @@ __kernel void bn_backward_sums(__global const float *x, __global const float *dy
   sdy = group_sum(sdy, part);
   sdyx = group_sum(sdyx, part);
   if (get_local_id(0) == 0) {
-    dbeta[ch] = sdy;
-    dgamma[ch] = sdyx;
+    sums[ch] = sdyx;
+    sums[c + ch] = sdy;
   }
 }
 
-/* dx = gamma * invstd * (dy - (dbeta + xhat * dgamma) / m), the gradient through the batch
- * statistics; one work-item per row (b, ch). x, dy, dx (n, c, hw); gamma, mean, invstd, dgamma,
- * dbeta (c). */
+/* Training: dx = gamma * invstd * (dy - (dbeta + xhat * dgamma) / m), the gradient through the
+ * batch statistics. Evaluation (the statistics are constants): dx = gamma * invstd * dy. One
+ * work-item per row (b, ch). x, dy, dx (n, c, hw); gamma (c); stats, sums (2, c). */
 __kernel void bn_backward_dx(__global const float *x, __global const float *dy, __global const float *gamma,
-                             __global const float *mean, __global const float *invstd,
-                             __global const float *dgamma, __global const float *dbeta, __global float *dx, int n,
-                             int c, int hw) {
+                             __global const float *stats, __global const float *sums, __global float *dx,
+                             int training, int n, int c, int hw) {
   int row = get_global_id(0);
   if (row >= n * c) return;
   int ch = row % c;
-  float m = (float)(n * hw), mu = mean[ch], is = invstd[ch], scale = gamma[ch] * is;
-  float mean_dy = dbeta[ch] / m, mean_dyx = dgamma[ch] / m;
+  float m = (float)(n * hw), mu = stats[ch], is = stats[c + ch], scale = gamma[ch] * is;
+  float mean_dyx = training ? sums[ch] / m : 0.0f, mean_dy = training ? sums[c + ch] / m : 0.0f;
   for (int p = row * hw; p < (row + 1) * hw; p++) dx[p] = scale * (dy[p] - mean_dy - (x[p] - mu) * is * mean_dyx);
 }

@@ -74,11 +74,12 @@ function Graph:scalar(name, value)
   return node(self, self.c:scalar(name, value, util.where()))
 end
 
--- g:param(name, shape, {init = "glorot_uniform", fan_in = , fan_out = , scale = }).
+-- g:param(name, shape, {init = "glorot_uniform", fan_in = , fan_out = , scale = , trainable = true}).
+-- A non-trainable parameter (running statistics) is saved with the model; the optimiser leaves it.
 function Graph:param(name, shape, opts)
-  opts = opts_of(opts, "param", "init scale fan_in fan_out")
+  opts = opts_of(opts, "param", "init scale fan_in fan_out trainable")
   return node(self, self.c:param(name, shape, opts.init or "glorot_uniform", opts.scale or 0.05,
-    opts.fan_in or 1, opts.fan_out or 1, util.where()))
+    opts.fan_in or 1, opts.fan_out or 1, opts.trainable ~= false, util.where()))
 end
 
 -- The node named `name` (or nil).
@@ -87,7 +88,8 @@ function Graph:find(name)
   return id and node(self, id) or nil
 end
 
-function Graph:param_count() return self.c:param_count() end
+-- Elements of the trainable parameters (of the non-trainable ones with trainable = false).
+function Graph:param_count(trainable) return self.c:param_count(trainable ~= false) end
 
 -- ---- nodes ----
 
@@ -202,7 +204,7 @@ end
 
 -- Builds a layer of graph g; if building fails half-way (a bad kernel size found after the
 -- weights were made), the nodes it added and its automatic name are taken back.
-local linear_body, conv2d_body  -- defined below their public wrappers
+local linear_body, conv2d_body, batchnorm_body  -- defined below their public wrappers
 
 local function build_layer(g, kind, build)
   local mark, counter = g.c:count(), g.counters[kind]
@@ -338,6 +340,47 @@ function M.global_avg_pool2d(x, opts)
   if #shape ~= 4 then util.fail("global_avg_pool2d: input must be (batch, channels, height, width), got %s", x:shape_string()) end
   local y = M.avg_pool2d(x, {shape[3], shape[4]}, opts)
   return M.reshape(y, {shape[2]})
+end
+
+-- batchnorm(x, {name, momentum = 0.99, eps = 1e-3}): Keras's BatchNormalization (PyTorch's
+-- BatchNorm1d/2d) over the channels of x (batch, c, h, w), or the features of x (batch, features).
+-- Training normalises with the batch's mean and biased variance and updates the running ones,
+-- running = momentum * running + (1 - momentum) * batch (Keras's momentum; PyTorch's is 1 - it);
+-- evaluation (evaluate, predict, run) normalises with the running ones. gamma (ones) and beta
+-- (zeros) are trained; running_mean (zeros) and running_var (ones) are non-trainable parameters.
+function M.batchnorm(x, opts)
+  check_node(x, "batchnorm")
+  opts = opts_of(opts, "batchnorm", "name momentum eps")
+  return build_layer(x.graph, "batch_normalization", function() return batchnorm_body(x, opts) end)
+end
+M.batch_norm = M.batchnorm
+
+function batchnorm_body(x, opts)
+  local g = x.graph
+  local name = opts.name or g:auto_name("batch_normalization")
+  local momentum, eps = opts.momentum or 0.99, opts.eps or 1e-3
+  if type(momentum) ~= "number" or not (momentum >= 0 and momentum <= 1) then
+    util.fail("batchnorm '%s': momentum must be a number in [0, 1] (the share of the running statistics kept at " ..
+      "each step, 0.99 in Keras), got %s", name, type(momentum) == "number" and momentum or "a " .. type(momentum))
+  end
+  if type(eps) ~= "number" or not (eps > 0 and eps < math.huge) then
+    util.fail("batchnorm '%s': eps must be a positive number, got %s", name,
+      type(eps) == "number" and eps or "a " .. type(eps))
+  end
+  local info = x:info()
+  if not info.batched or #info.shape < 2 then
+    util.fail("batchnorm '%s': input must be (batch, features) or (batch, channels, ...), got %s%s", name,
+      x:shape_string(), info.batched and "" or ", which has no batch dimension")
+  end
+  local c = info.shape[2]
+  local gamma = g:param(name .. ".gamma", {c}, {init = "ones"})
+  local beta = g:param(name .. ".beta", {c}, {init = "zeros"})
+  local mean = g:param(name .. ".running_mean", {c}, {init = "zeros", trainable = false})
+  local var = g:param(name .. ".running_var", {c}, {init = "ones", trainable = false})
+  local y = node(g, g.c:batchnorm(x.id, gamma.id, beta.id, mean.id, var.id, eps, momentum, name .. ".out",
+    util.where()))
+  g:add_layer{name = name, kind = "BatchNormalization", output = y, params = {gamma, beta, mean, var}}
+  return y
 end
 
 -- ---- models ----

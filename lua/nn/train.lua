@@ -31,11 +31,12 @@ end
 
 -- ---- parameters ----
 
--- Parameter nodes, in creation order.
+-- Trainable parameter nodes, in creation order (not running statistics, which are saved with them).
 function Model:params()
   local out = {}
   for id = 0, self.graph.c:count() - 1 do
-    if self.graph.c:node(id).op == "param" then out[#out + 1] = graph.node_of(self.graph, id) end
+    local info = self.graph.c:node(id)
+    if info.op == "param" and info.trainable then out[#out + 1] = graph.node_of(self.graph, id) end
   end
   return out
 end
@@ -647,7 +648,12 @@ function Model:summary(opts)
     if i == 1 then lines[#lines + 1] = rule end
   end
   lines[#lines + 1] = rule
-  lines[#lines + 1] = "Total params: " .. util.commas(self:param_count())
+  local frozen = self.graph:param_count(false)
+  lines[#lines + 1] = "Total params: " .. util.commas(self:param_count() + frozen)
+  if frozen > 0 then  -- running statistics, counted apart as Keras does
+    lines[#lines + 1] = "Trainable params: " .. util.commas(self:param_count())
+    lines[#lines + 1] = "Non-trainable params: " .. util.commas(frozen)
+  end
   if opts.batch then
     local tr = trainer(self, loss_terms(self, opts))
     local info = train_plan(self, tr, opts.batch):info()

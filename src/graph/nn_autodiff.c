@@ -174,11 +174,29 @@ static int backward_rule(grad_pass *p, int id, int dy) {
       if (dx >= 0) g->nodes[dx].kind = n.kind, g->nodes[dx].conv = n.conv;
       return accumulate(p, x, dx);
     }
+    case NN_BATCHNORM: {
+      /* inputs (x, stats, gamma, beta): the statistics' own dependence on x is part of dx's rule. */
+      int stats = n.inputs[1], gamma = n.inputs[2], in[3] = {x, dy, stats};
+      int sums = grad_node(g, NN_BATCHNORM_SUMS, stats, in, 3);
+      if (sums < 0) return -1;
+      if (wants(p, id, 0)) {
+        int din[5] = {x, dy, gamma, stats, sums};
+        if (accumulate(p, x, grad_node(g, NN_BATCHNORM_GRAD, x, din, 5)) != 0) return -1;
+      }
+      for (int k = 2; k <= 3; k++) {  /* row 0 of the sums is dgamma, row 1 dbeta */
+        if (!wants(p, id, k)) continue;
+        int d = grad_node(g, NN_ROW, n.inputs[k], &sums, 1);
+        if (d >= 0) g->nodes[d].kind = k - 2;
+        if (accumulate(p, n.inputs[k], d) != 0) return -1;
+      }
+      return 0;
+    }
     case NN_INPUT:
     case NN_PARAM:
     case NN_SCALAR:
     case NN_CONST:
     case NN_ACCURACY:
+    case NN_BATCHNORM_STATS:  /* differentiated with the batchnorm that uses it */
       return 0;
     default: {
       char d[256];
@@ -194,6 +212,8 @@ static bool differentiable_input(const nn_node *n, int k) {
     case NN_CROSS_ENTROPY:
     case NN_ACCURACY:
     case NN_DROPOUT: return k == 0;
+    case NN_BATCHNORM: return k != 1;
+    case NN_BATCHNORM_STATS:
     case NN_INPUT:
     case NN_PARAM:
     case NN_SCALAR:

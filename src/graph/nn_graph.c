@@ -30,6 +30,8 @@ static const char *const op_names[NN_OPCODE_COUNT] = {
     [NN_RESHAPE] = "reshape",
     [NN_CONV2D] = "conv2d",
     [NN_POOL2D] = "pool2d",
+    [NN_BATCHNORM_STATS] = "batchnorm_stats",
+    [NN_BATCHNORM] = "batchnorm",
     [NN_UNARY_GRAD] = "unary_grad",
     [NN_SOFTMAX_GRAD] = "softmax_grad",
     [NN_CE_GRAD] = "cross_entropy_grad",
@@ -38,6 +40,9 @@ static const char *const op_names[NN_OPCODE_COUNT] = {
     [NN_CONV2D_GRAD_INPUT] = "conv2d_grad_input",
     [NN_CONV2D_GRAD_WEIGHT] = "conv2d_grad_weight",
     [NN_POOL2D_GRAD] = "pool2d_grad",
+    [NN_BATCHNORM_SUMS] = "batchnorm_sums",
+    [NN_BATCHNORM_GRAD] = "batchnorm_grad",
+    [NN_ROW] = "row",
 };
 
 const char *nn_graph_op_name(const nn_node *node) {
@@ -80,10 +85,11 @@ size_t nn_graph_numel(const nn_node *node, int n) {
   return count;
 }
 
-int64_t nn_graph_param_count(const nn_graph *g) {
+int64_t nn_graph_param_count(const nn_graph *g, bool trainable) {
   int64_t total = 0;
   for (int i = 0; i < g->count; i++)
-    if (g->nodes[i].op == NN_PARAM) total += (int64_t)nn_graph_numel(&g->nodes[i], 1);
+    if (g->nodes[i].op == NN_PARAM && g->nodes[i].trainable == trainable)
+      total += (int64_t)nn_graph_numel(&g->nodes[i], 1);
   return total;
 }
 
@@ -192,13 +198,14 @@ int nn_graph_input(nn_graph *g, const char *name, nn_dtype dtype, int ndim, cons
 }
 
 int nn_graph_param(nn_graph *g, const char *name, int ndim, const int64_t *shape, nn_init init, double scale,
-                   int64_t fan_in, int64_t fan_out, const char *where) {
+                   int64_t fan_in, int64_t fan_out, bool trainable, const char *where) {
   if (check_dims(ndim, shape, where, "param", name) != 0) return -1;
   if (ndim < 1) return node_fail(where, "param", name, "a parameter needs at least one dimension");
   nn_node n = nn_graph_proto(NN_PARAM, name, where);
   n.ndim = ndim;
   memcpy(n.shape, shape, (size_t)ndim * sizeof *shape);
   n.init = init;
+  n.trainable = trainable;
   switch (init) {
     case NN_INIT_GLOROT_UNIFORM: n.init_scale = sqrt(6.0 / (double)(fan_in + fan_out)); break;
     case NN_INIT_GLOROT_NORMAL: n.init_scale = sqrt(2.0 / (double)(fan_in + fan_out)); break;
@@ -469,4 +476,56 @@ int nn_graph_pool2d(nn_graph *g, int x, bool max, int kh, int kw, int stride_h, 
   n.batched = true, n.ndim = 4;
   n.shape[0] = 0, n.shape[1] = s.c, n.shape[2] = s.out_h, n.shape[3] = s.out_w;
   return nn_graph_append(g, &n);
+}
+
+/* A per-channel operand of batchnorm: a float (c,) node that is not batched. */
+static int check_channels(const nn_graph *g, int id, int64_t c, const char *where, const char *name, const char *role) {
+  if (check_float(g, id, where, "batchnorm", name, role) != 0) return -1;
+  const nn_node *P = &g->nodes[id];
+  char s[64];
+  if (P->batched || P->ndim != 1 || P->shape[0] != c)
+    return node_fail(where, "batchnorm", name, "%s '%s' must be (%lld,), one value per channel, got %s", role, P->name,
+                     (long long)c, shape_str(P, s, sizeof s));
+  return 0;
+}
+
+int nn_graph_batchnorm(nn_graph *g, int x, int gamma, int beta, int running_mean, int running_var, float eps,
+                       float momentum, const char *name, const char *where) {
+  const char *op = "batchnorm";
+  if (check_float(g, x, where, op, name, "input") != 0) return -1;
+  const nn_node *X = &g->nodes[x];
+  char sx[64];
+  if (!X->batched || X->ndim < 2)
+    return node_fail(where, op, name, "input must be (batch, features) or (batch, channels, ...), got %s%s",
+                     shape_str(X, sx, sizeof sx), X->batched ? "" : ", which has no batch dimension");
+  int64_t c = X->shape[1];
+  if (check_channels(g, gamma, c, where, name, "gamma") != 0 || check_channels(g, beta, c, where, name, "beta") != 0 ||
+      check_channels(g, running_mean, c, where, name, "running mean") != 0 ||
+      check_channels(g, running_var, c, where, name, "running variance") != 0)
+    return -1;
+  /* Training plans write the running statistics in place: they must live with the model, and the
+   * optimiser must leave them alone. */
+  int running[2] = {running_mean, running_var};
+  for (int i = 0; i < 2; i++)
+    if (g->nodes[running[i]].op != NN_PARAM || g->nodes[running[i]].trainable)
+      return node_fail(where, op, name, "the running %s '%s' must be a non-trainable parameter",
+                       i ? "variance" : "mean", g->nodes[running[i]].name);
+  if (!(eps > 0) || !isfinite(eps)) return node_fail(where, op, name, "eps must be a positive number, got %g", eps);
+  if (!(momentum >= 0 && momentum <= 1))
+    return node_fail(where, op, name, "momentum must be in [0, 1] (the share of the running statistics kept at each "
+                     "step, 0.99 in Keras), got %g", momentum);
+  char stats_name[sizeof g->nodes[0].name] = "";
+  if (name && *name) snprintf(stats_name, sizeof stats_name, "%s.stats", name);
+  nn_node s = nn_graph_proto(NN_BATCHNORM_STATS, stats_name, where);
+  s.inputs[0] = x, s.inputs[1] = running_mean, s.inputs[2] = running_var, s.ninputs = 3;
+  s.a = eps, s.b = momentum;
+  s.ndim = 2, s.shape[0] = 2, s.shape[1] = c;
+  int stats = nn_graph_append(g, &s);
+  if (stats < 0) return -1;
+  nn_node n = nn_graph_proto(NN_BATCHNORM, name, where);
+  n.inputs[0] = x, n.inputs[1] = stats, n.inputs[2] = gamma, n.inputs[3] = beta, n.ninputs = 4;
+  copy_shape(&n, &g->nodes[x]);
+  int id = nn_graph_append(g, &n);
+  if (id < 0) nn_graph_truncate(g, stats);
+  return id;
 }

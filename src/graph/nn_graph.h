@@ -24,7 +24,7 @@
 typedef enum nn_opcode {
   /* leaves */
   NN_INPUT,         /* fed before each run: data, labels */
-  NN_PARAM,         /* trainable parameter, lives with the model */
+  NN_PARAM,         /* parameter, lives with the model: trainable, or state such as running statistics */
   NN_SCALAR,        /* 1 value set at run time (a loss weight, a dropout rate): never recompiles */
   NN_CONST,         /* a constant fill (the seed 1 of a backward pass) */
   /* forward ops */
@@ -43,6 +43,9 @@ typedef enum nn_opcode {
   NN_RESHAPE,       /* a view: same storage, another shape */
   NN_CONV2D,        /* x (n,c,h,w), weight (oc,c,kh,kw), bias (oc) */
   NN_POOL2D,        /* max or average */
+  NN_BATCHNORM_STATS, /* (x, running_mean, running_var) -> (2, c): mean and invstd, of the batch in training
+                       * plans (which update the running ones), the running ones in evaluation plans */
+  NN_BATCHNORM,     /* (x, stats, gamma, beta): x (n, c, ...) normalised per channel */
   /* backward ops */
   NN_UNARY_GRAD,    /* (x, y, dy) */
   NN_SOFTMAX_GRAD,  /* (y, dy) */
@@ -52,10 +55,13 @@ typedef enum nn_opcode {
   NN_CONV2D_GRAD_INPUT,   /* (dy, weight) */
   NN_CONV2D_GRAD_WEIGHT,  /* (x, dy) */
   NN_POOL2D_GRAD,   /* (x, y, dy) */
+  NN_BATCHNORM_SUMS,  /* (x, dy, stats) -> (2, c): dgamma and dbeta, which dx needs in training */
+  NN_BATCHNORM_GRAD,  /* (x, dy, gamma, stats, sums) -> dx */
+  NN_ROW,           /* row `kind` of a (rows, cols) input, copied: dgamma and dbeta out of the sums */
   NN_OPCODE_COUNT
 } nn_opcode;
 
-#define NN_MAX_INPUTS 4
+#define NN_MAX_INPUTS 5
 
 typedef struct nn_node {
   nn_opcode op;
@@ -70,12 +76,14 @@ typedef struct nn_node {
   /* attributes, by op */
   bool trans_a, trans_b;       /* NN_MATMUL */
   int kind;                    /* nn_unary, nn_binary, pool max(1)/avg(0), softmax log(1) */
-  float a, b;                  /* NN_AFFINE a*x+b; NN_SUM, NN_BROADCAST scale in a; NN_CONST value in a */
+  float a, b;                  /* NN_AFFINE a*x+b; NN_SUM, NN_BROADCAST scale in a; NN_CONST value in a;
+                                * NN_BATCHNORM_STATS eps in a, momentum in b */
   int reduce_dims[4];          /* NN_REDUCE_TO / NN_BINARY operands: 4-D kernel dims, -1 = batch */
   int a_dims[4], b_dims[4];    /* NN_BINARY: operand dims aligned to 4-D, -1 = batch */
   nn_conv_shape conv;          /* NN_CONV2D, NN_POOL2D and their gradients; n is set per run */
   int forward;                 /* NN_DROPOUT_GRAD: the forward dropout node (its seed) */
   int init;                    /* NN_PARAM: nn_init kind */
+  bool trainable;              /* NN_PARAM: the optimiser updates it (not running statistics) */
   double init_scale;           /* NN_PARAM: std or limit computed from fans at creation */
   float value;                 /* NN_SCALAR: current value */
 } nn_node;
@@ -105,8 +113,9 @@ void nn_graph_free(nn_graph *g);
  * message "<where>: <op> '<name>': ...". `name` may be NULL or "" (the node is then named by op
  * and id); `where` is the script position. They return the new node's id. */
 int nn_graph_input(nn_graph *g, const char *name, nn_dtype dtype, int ndim, const int64_t *shape, const char *where);
+/* A non-trainable parameter is saved and loaded with the others but left alone by the optimiser. */
 int nn_graph_param(nn_graph *g, const char *name, int ndim, const int64_t *shape, nn_init init, double scale,
-                   int64_t fan_in, int64_t fan_out, const char *where);
+                   int64_t fan_in, int64_t fan_out, bool trainable, const char *where);
 int nn_graph_scalar(nn_graph *g, const char *name, float value, const char *where);
 int nn_graph_const(nn_graph *g, float value, const char *where);
 int nn_graph_matmul(nn_graph *g, int a, int b, bool trans_a, bool trans_b, const char *name, const char *where);
@@ -126,6 +135,13 @@ int nn_graph_conv2d(nn_graph *g, int x, int weight, int bias, int stride_h, int 
                     const char *name, const char *where);
 int nn_graph_pool2d(nn_graph *g, int x, bool max, int kh, int kw, int stride_h, int stride_w, const int pad[4],
                     const char *name, const char *where);
+/* Batch normalisation of x (n, c, ...) per channel (the second dimension) over the batch and any
+ * further dimensions: PyTorch's BatchNorm1d/2d, Keras's BatchNormalization on channels-first data.
+ * gamma, beta (c); running_mean, running_var (c) non-trainable parameters, which training plans
+ * update (running = momentum * running + (1 - momentum) * batch) and evaluation plans normalise
+ * with. Appends the statistics node (named "<name>.stats") and returns the output's id. */
+int nn_graph_batchnorm(nn_graph *g, int x, int gamma, int beta, int running_mean, int running_var, float eps,
+                       float momentum, const char *name, const char *where);
 
 /* Removes the nodes from id `count` on: a layer whose construction fails half-way leaves no
  * parameters behind. Only nodes no plan has used may be removed (the Lua layers call it at once). */
@@ -141,7 +157,7 @@ const char *nn_graph_describe(const nn_graph *g, int id, char *buf, size_t size)
 const char *nn_graph_op_name(const nn_node *node);
 /* Element count with the batch dimension set to n. */
 size_t nn_graph_numel(const nn_node *node, int n);
-/* Number of parameter elements in the graph. */
-int64_t nn_graph_param_count(const nn_graph *g);
+/* Number of elements of the graph's trainable (or non-trainable) parameters. */
+int64_t nn_graph_param_count(const nn_graph *g, bool trainable);
 
 #endif

@@ -174,6 +174,9 @@ int nn_model_optimize(nn_model *m, nn_plan *p, const int *params, const int *gra
   for (int i = 0; i < count; i++) {
     int id = params[i];
     if (check_param(m, id, nn_graph_numel(&m->g->nodes[id], 1), "optimise") != 0) return -1;
+    if (!m->g->nodes[id].trainable)
+      return nn_fail("optimise '%s': a non-trainable parameter (running statistics are updated by their op)",
+                     m->g->nodes[id].name);
     cl_mem g = nn_plan_value(p, grads[i]);
     if (!g) return nn_fail("optimise '%s': the plan does not compute its gradient", m->g->nodes[id].name);
     int n = (int)nn_graph_numel(&m->g->nodes[id], 1);

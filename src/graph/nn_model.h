@@ -3,9 +3,10 @@
  * the nodes to compute, in order, and their storage in one arena.
  *
  * A plan is compiled for a set of target nodes (outputs, losses, gradients, any activation a user
- * wants to read), a largest batch size and a mode (training: dropout active). Compiling plans is
- * cheap and touches no kernel source: every op's kernels are generic in their sizes, so a sweep
- * that changes a loss weight or reinitialises the weights compiles nothing.
+ * wants to read), a largest batch size and a mode (training: dropout active, batchnorm on the
+ * batch's statistics, updating the running ones; evaluation: batchnorm on the running ones).
+ * Compiling plans is cheap and touches no kernel source: every op's kernels are generic in their
+ * sizes, so a sweep that changes a loss weight or reinitialises the weights compiles nothing.
  *
  * Memory: values whose lifetimes do not overlap share storage (greedy first-fit over the run
  * order); targets live to the end of the run so they can be read; views (reshape, dropout in

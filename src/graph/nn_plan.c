@@ -291,6 +291,13 @@ static uint32_t dropout_seed(const nn_model *m, int node) {
   return (uint32_t)(h ^ (h >> 32));
 }
 
+/* Batchnorm's view of x (n, c, ...) as (n, c, hw): hw is 1 for (batch, features). */
+static int bn_hw(const nn_node *x) {
+  int hw = 1;
+  for (int i = 2; i < x->ndim; i++) hw *= (int)x->shape[i];
+  return hw;
+}
+
 /* Enqueues node id for a batch of n. */
 static int run_node(nn_plan *p, int id, int n) {
   nn_model *m = p->m;
@@ -382,6 +389,17 @@ static int run_node(nn_plan *p, int id, int n) {
       nn_conv_shape s = conv_at(node, n);
       return nn_op_pool2d_backward(cl, &s, node->kind, in[0], in[1], in[2], y, what);
     }
+    case NN_BATCHNORM_STATS:
+      return nn_op_batchnorm_stats(cl, in[0], in[1], in[2], y, n, (int)x0->shape[1], bn_hw(x0), node->a, node->b,
+                                   p->training, what);
+    case NN_BATCHNORM:
+      return nn_op_batchnorm(cl, in[0], in[1], in[2], in[3], y, n, (int)x0->shape[1], bn_hw(x0), what);
+    case NN_BATCHNORM_SUMS:
+      return nn_op_batchnorm_sums(cl, in[0], in[1], in[2], y, n, (int)x0->shape[1], bn_hw(x0), what);
+    case NN_BATCHNORM_GRAD:
+      return nn_op_batchnorm_backward(cl, in[0], in[1], in[2], in[3], in[4], y, n, (int)x0->shape[1], bn_hw(x0),
+                                      p->training, what);
+    case NN_ROW: return nn_op_slice(cl, in[0], node->kind * numel, y, numel, what);
     case NN_UNARY_GRAD: return nn_op_unary_backward(cl, (nn_unary)node->kind, in[0], in[1], in[2], y, numel, what);
     case NN_OPCODE_COUNT: break;
   }

@@ -119,7 +119,7 @@ static int graph_input(lua_State *L) {
   return node_result(L, nn_graph_input(g, name, opt_dtype(L, 4, what), nd, shape, where_at(L, 5)));
 }
 
-/* g:param(name, shape, init, scale, fan_in, fan_out, where) */
+/* g:param(name, shape, init, scale, fan_in, fan_out, trainable, where) */
 static int graph_param(lua_State *L) {
   static const char *const inits[] = {"zeros", "ones", "glorot_uniform", "glorot_normal", "he_uniform",
                                       "he_normal", "uniform", "normal", NULL};
@@ -138,7 +138,9 @@ static int graph_param(lua_State *L) {
   if (!ok) return nn_lua_error(L, "%s: scale must be a number, got %s", what, luaL_typename(L, 5));
   int64_t fan_in = lua_isnoneornil(L, 6) ? 1 : nn_lua_check_int(L, 6, INT64_MIN, INT64_MAX, "param: fan_in");
   int64_t fan_out = lua_isnoneornil(L, 7) ? 1 : nn_lua_check_int(L, 7, INT64_MIN, INT64_MAX, "param: fan_out");
-  return node_result(L, nn_graph_param(g, name, nd, shape, (nn_init)init, scale, fan_in, fan_out, where_at(L, 8)));
+  bool trainable = lua_isnoneornil(L, 8) || lua_toboolean(L, 8);
+  return node_result(L, nn_graph_param(g, name, nd, shape, (nn_init)init, scale, fan_in, fan_out, trainable,
+                                       where_at(L, 9)));
 }
 
 /* g:scalar(name, value, where) */
@@ -243,6 +245,13 @@ static int graph_pool2d(lua_State *L) {
                                         check_int(L, 7, "pool: stride"), pad, opt_name(L, 9), where_at(L, 10)));
 }
 
+/* g:batchnorm(x, gamma, beta, running_mean, running_var, eps, momentum, name, where) */
+static int graph_batchnorm(lua_State *L) {
+  return node_result(L, nn_graph_batchnorm(check_graph(L, 1), check_id(L, 2), check_id(L, 3), check_id(L, 4),
+                                           check_id(L, 5), check_id(L, 6), (float)luaL_checknumber(L, 7),
+                                           (float)luaL_checknumber(L, 8), opt_name(L, 9), where_at(L, 10)));
+}
+
 /* g:backward(loss, {wrt ids}) -> {grad ids}, false where a wrt node does not reach the loss */
 static int graph_backward(lua_State *L) {
   nn_graph *g = check_graph(L, 1);
@@ -273,7 +282,8 @@ static int graph_backward(lua_State *L) {
   return 1;
 }
 
-/* g:node(id) -> {op, name, where, shape, batched, dtype, inputs} (shape[1] is 0 when batched) */
+/* g:node(id) -> {op, name, where, shape, batched, dtype, inputs, numel, trainable (parameters only)}
+ * (shape[1] is 0 when batched) */
 static int graph_node(lua_State *L) {
   nn_graph *g = check_graph(L, 1);
   int id = check_id(L, 2);
@@ -292,6 +302,7 @@ static int graph_node(lua_State *L) {
   for (int i = 0; i < n->ninputs; i++) lua_pushinteger(L, n->inputs[i]), lua_rawseti(L, -2, i + 1);
   lua_setfield(L, -2, "inputs");
   lua_pushinteger(L, (lua_Integer)nn_graph_numel(n, 1)), lua_setfield(L, -2, "numel");
+  if (n->op == NN_PARAM) lua_pushboolean(L, n->trainable), lua_setfield(L, -2, "trainable");
   return 1;
 }
 
@@ -306,8 +317,9 @@ static int graph_count(lua_State *L) {
   return 1;
 }
 
+/* g:param_count([trainable = true]) */
 static int graph_param_count(lua_State *L) {
-  lua_pushinteger(L, nn_graph_param_count(check_graph(L, 1)));
+  lua_pushinteger(L, nn_graph_param_count(check_graph(L, 1), lua_isnoneornil(L, 2) || lua_toboolean(L, 2)));
   return 1;
 }
 
@@ -623,6 +635,7 @@ int nn_lua_open_graph(lua_State *L) {
       {"sum", graph_sum},           {"softmax", graph_softmax},   {"cross_entropy", graph_cross_entropy},
       {"accuracy", graph_accuracy}, {"mse", graph_mse},           {"dropout", graph_dropout},
       {"reshape", graph_reshape},   {"conv2d", graph_conv2d},     {"pool2d", graph_pool2d},
+      {"batchnorm", graph_batchnorm},
       {"backward", graph_backward}, {"node", graph_node},         {"count", graph_count},
       {"truncate", graph_truncate},
       {"param_count", graph_param_count}, {"find", graph_find},   {NULL, NULL}};

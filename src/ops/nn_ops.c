@@ -409,6 +409,14 @@ int nn_op_accumulate(nn_cl *cl, cl_mem x, cl_mem acc, int index, float scale, co
   return nn_cl_run1d(cl, k, 1, 1, what);
 }
 
+int nn_op_slice(nn_cl *cl, cl_mem x, int offset, cl_mem y, int n, const char *what) {
+  if (check_size(offset, "offset", 0, what) != 0 || check_size(n, "n", 1, what) != 0 ||
+      need(x, (size_t)offset + (size_t)n, 4, "x", what) != 0 || need(y, n, 4, "y", what) != 0)
+    return -1;
+  cl_int st = clEnqueueCopyBuffer(nn_cl_queue(cl), x, y, (size_t)offset * 4, 0, (size_t)n * 4, 0, NULL, NULL);
+  return nn_cl_check(st, what);
+}
+
 /* ---- dropout ---- */
 
 /* Forward and backward are the same masked scaling (cl/elementwise.cl's dropout kernel). */

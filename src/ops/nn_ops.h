@@ -92,6 +92,9 @@ int nn_op_broadcast_scalar(nn_cl *cl, cl_mem s, cl_mem y, int n, float scale, co
 /* acc[index] += scale * x[0]: metrics gathered on the device, read once per progress update. */
 int nn_op_accumulate(nn_cl *cl, cl_mem x, cl_mem acc, int index, float scale, const char *what);
 
+/* y (n) = x[offset .. offset + n): a slice of a buffer, such as one row of a matrix (a copy). */
+int nn_op_slice(nn_cl *cl, cl_mem x, int offset, cl_mem y, int n, const char *what);
+
 /* ---- dropout ---- */
 
 /* Inverted dropout: y = x * keep / (1 - rate[0]), keep = hash(seed, i) >= rate[0] (a counter-based
@@ -162,14 +165,25 @@ int nn_op_pool2d(nn_cl *cl, const nn_conv_shape *s, bool max, cl_mem x, cl_mem y
 int nn_op_pool2d_backward(nn_cl *cl, const nn_conv_shape *s, bool max, cl_mem x, cl_mem y, cl_mem dy, cl_mem dx,
                           const char *what);
 
-/* Batch normalisation over (n, h, w) per channel; x, y (n, c, hw). Training: batch statistics,
- * saved in mean, invstd (c) for the backward, and running_mean/var (c) updated with `momentum`
- * (Keras: running = momentum * running + (1 - momentum) * batch). Eval: the running statistics. */
-int nn_op_batchnorm(nn_cl *cl, cl_mem x, cl_mem y, cl_mem gamma, cl_mem beta, cl_mem running_mean,
-                    cl_mem running_var, cl_mem mean, cl_mem invstd, int n, int c, int hw, float eps, float momentum,
-                    bool training, const char *what);
-/* Training-mode backward: dx (n, c, hw), dgamma, dbeta (c). */
-int nn_op_batchnorm_backward(nn_cl *cl, cl_mem x, cl_mem dy, cl_mem gamma, cl_mem mean, cl_mem invstd, cl_mem dx,
-                             cl_mem dgamma, cl_mem dbeta, int n, int c, int hw, const char *what);
+/* Batch normalisation of x (n, c, hw) per channel, over n and hw (hw = h * w for images, 1 for
+ * features). Per-channel pairs are one (2, c) buffer: stats = (mean, invstd = 1 / sqrt(var + eps)),
+ * sums = (dgamma, dbeta). The variance is biased (divided by n * hw), as PyTorch and Keras
+ * normalise with it; Keras also folds it, biased, into the running variance.
+ *
+ * stats (2, c): training, the batch's, with running_mean and running_var (c) updated as Keras
+ * does, running = momentum * running + (1 - momentum) * batch; evaluation, the running ones
+ * (x is not read). */
+int nn_op_batchnorm_stats(nn_cl *cl, cl_mem x, cl_mem running_mean, cl_mem running_var, cl_mem stats, int n, int c,
+                          int hw, float eps, float momentum, bool training, const char *what);
+/* y (n, c, hw) = gamma * (x - mean) * invstd + beta; gamma, beta (c). */
+int nn_op_batchnorm(nn_cl *cl, cl_mem x, cl_mem stats, cl_mem gamma, cl_mem beta, cl_mem y, int n, int c, int hw,
+                    const char *what);
+/* sums (2, c) = (dgamma, dbeta) = (sum of dy * xhat, sum of dy) over n and hw; dy (n, c, hw). */
+int nn_op_batchnorm_sums(nn_cl *cl, cl_mem x, cl_mem dy, cl_mem stats, cl_mem sums, int n, int c, int hw,
+                         const char *what);
+/* dx (n, c, hw). Training: through the batch statistics too, which needs sums; evaluation: the
+ * statistics are constants, dx = gamma * invstd * dy (sums is not read). */
+int nn_op_batchnorm_backward(nn_cl *cl, cl_mem x, cl_mem dy, cl_mem gamma, cl_mem stats, cl_mem sums, cl_mem dx, int n,
+                             int c, int hw, bool training, const char *what);
 
 #endif

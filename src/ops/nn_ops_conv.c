@@ -237,51 +237,61 @@ static int check_bn(int n, int c, int hw, const char *what) {
   return 0;
 }
 
-int nn_op_batchnorm(nn_cl *cl, cl_mem x, cl_mem y, cl_mem gamma, cl_mem beta, cl_mem running_mean,
-                    cl_mem running_var, cl_mem mean, cl_mem invstd, int n, int c, int hw, float eps, float momentum,
-                    bool training, const char *what) {
+int nn_op_batchnorm_stats(nn_cl *cl, cl_mem x, cl_mem running_mean, cl_mem running_var, cl_mem stats, int n, int c,
+                          int hw, float eps, float momentum, bool training, const char *what) {
   if (check_bn(n, c, hw, what) != 0) return -1;
-  if (!gamma || !beta || !running_mean || !running_var || (training && (!mean || !invstd)))
-    return nn_fail("%s: batchnorm needs gamma, beta, the running statistics%s", what,
-                   training ? " and, in training, mean and invstd buffers" : "");
-  cl_kernel norm;
-  if (nn_cl_kernel(cl, "batchnorm", "bn_normalize", &norm) != 0) return nn_fail_prefix("%s", what);
-  int from_var = !training;
-  cl_mem centre = running_mean, stat = running_var;
-  if (training) {
-    cl_kernel stats;
-    size_t local = reduce_local(cl);
-    if (nn_cl_kernel(cl, "batchnorm", "bn_stats", &stats) != 0) return nn_fail_prefix("%s", what);
-    if (nn_cl_args(stats, what, NN_ARG(x), NN_ARG(mean), NN_ARG(invstd), NN_ARG(running_mean), NN_ARG(running_var),
-                   NN_ARG(n), NN_ARG(c), NN_ARG(hw), NN_ARG(eps), NN_ARG(momentum), NN_LOCAL(local * sizeof(float)),
-                   NN_END) != 0 ||
-        nn_cl_run1d(cl, stats, (size_t)c * local, local, what) != 0)
+  if (!running_mean || !running_var || !stats)
+    return nn_fail("%s: batchnorm statistics need the running mean, the running variance and a stats buffer", what);
+  cl_kernel k;
+  if (!training) {
+    if (nn_cl_kernel(cl, "batchnorm", "bn_running_stats", &k) != 0) return nn_fail_prefix("%s", what);
+    if (nn_cl_args(k, what, NN_ARG(running_mean), NN_ARG(running_var), NN_ARG(stats), NN_ARG(c), NN_ARG(eps),
+                   NN_END) != 0)
       return -1;
-    centre = mean;
-    stat = invstd;
+    return nn_cl_run1d(cl, k, (size_t)c, 0, what);
   }
-  if (nn_cl_args(norm, what, NN_ARG(x), NN_ARG(y), NN_ARG(gamma), NN_ARG(beta), NN_ARG(centre), NN_ARG(stat),
-                 NN_ARG(from_var), NN_ARG(eps), NN_ARG(n), NN_ARG(c), NN_ARG(hw), NN_END) != 0)
+  size_t local = reduce_local(cl);
+  if (nn_cl_kernel(cl, "batchnorm", "bn_stats", &k) != 0) return nn_fail_prefix("%s", what);
+  if (nn_cl_args(k, what, NN_ARG(x), NN_ARG(stats), NN_ARG(running_mean), NN_ARG(running_var), NN_ARG(n), NN_ARG(c),
+                 NN_ARG(hw), NN_ARG(eps), NN_ARG(momentum), NN_LOCAL(local * sizeof(float)), NN_END) != 0)
     return -1;
-  return nn_cl_run1d(cl, norm, (size_t)n * c, 0, what);
+  return nn_cl_run1d(cl, k, (size_t)c * local, local, what);
 }
 
-int nn_op_batchnorm_backward(nn_cl *cl, cl_mem x, cl_mem dy, cl_mem gamma, cl_mem mean, cl_mem invstd, cl_mem dx,
-                             cl_mem dgamma, cl_mem dbeta, int n, int c, int hw, const char *what) {
+int nn_op_batchnorm(nn_cl *cl, cl_mem x, cl_mem stats, cl_mem gamma, cl_mem beta, cl_mem y, int n, int c, int hw,
+                    const char *what) {
   if (check_bn(n, c, hw, what) != 0) return -1;
-  if (!gamma || !mean || !invstd || !dgamma || !dbeta)
-    return nn_fail("%s: batchnorm backward needs gamma, mean, invstd, dgamma and dbeta buffers", what);
-  cl_kernel sums, kdx;
-  if (nn_cl_kernel(cl, "batchnorm", "bn_backward_sums", &sums) != 0 ||
-      nn_cl_kernel(cl, "batchnorm", "bn_backward_dx", &kdx) != 0)
-    return nn_fail_prefix("%s", what);
+  if (!stats || !gamma || !beta) return nn_fail("%s: batchnorm needs stats, gamma and beta buffers", what);
+  cl_kernel k;
+  if (nn_cl_kernel(cl, "batchnorm", "bn_normalize", &k) != 0) return nn_fail_prefix("%s", what);
+  if (nn_cl_args(k, what, NN_ARG(x), NN_ARG(y), NN_ARG(stats), NN_ARG(gamma), NN_ARG(beta), NN_ARG(n), NN_ARG(c),
+                 NN_ARG(hw), NN_END) != 0)
+    return -1;
+  return nn_cl_run1d(cl, k, (size_t)n * c, 0, what);
+}
+
+int nn_op_batchnorm_sums(nn_cl *cl, cl_mem x, cl_mem dy, cl_mem stats, cl_mem sums, int n, int c, int hw,
+                         const char *what) {
+  if (check_bn(n, c, hw, what) != 0) return -1;
+  if (!stats || !sums) return nn_fail("%s: batchnorm backward needs stats and sums buffers", what);
+  cl_kernel k;
+  if (nn_cl_kernel(cl, "batchnorm", "bn_backward_sums", &k) != 0) return nn_fail_prefix("%s", what);
   size_t local = reduce_local(cl);
-  if (nn_cl_args(sums, what, NN_ARG(x), NN_ARG(dy), NN_ARG(mean), NN_ARG(invstd), NN_ARG(dgamma), NN_ARG(dbeta),
-                 NN_ARG(n), NN_ARG(c), NN_ARG(hw), NN_LOCAL(local * sizeof(float)), NN_END) != 0 ||
-      nn_cl_run1d(cl, sums, (size_t)c * local, local, what) != 0)
+  if (nn_cl_args(k, what, NN_ARG(x), NN_ARG(dy), NN_ARG(stats), NN_ARG(sums), NN_ARG(n), NN_ARG(c), NN_ARG(hw),
+                 NN_LOCAL(local * sizeof(float)), NN_END) != 0)
     return -1;
-  if (nn_cl_args(kdx, what, NN_ARG(x), NN_ARG(dy), NN_ARG(gamma), NN_ARG(mean), NN_ARG(invstd), NN_ARG(dgamma),
-                 NN_ARG(dbeta), NN_ARG(dx), NN_ARG(n), NN_ARG(c), NN_ARG(hw), NN_END) != 0)
+  return nn_cl_run1d(cl, k, (size_t)c * local, local, what);
+}
+
+int nn_op_batchnorm_backward(nn_cl *cl, cl_mem x, cl_mem dy, cl_mem gamma, cl_mem stats, cl_mem sums, cl_mem dx, int n,
+                             int c, int hw, bool training, const char *what) {
+  if (check_bn(n, c, hw, what) != 0) return -1;
+  if (!gamma || !stats || !sums) return nn_fail("%s: batchnorm backward needs gamma, stats and sums buffers", what);
+  cl_kernel k;
+  if (nn_cl_kernel(cl, "batchnorm", "bn_backward_dx", &k) != 0) return nn_fail_prefix("%s", what);
+  int train = training;
+  if (nn_cl_args(k, what, NN_ARG(x), NN_ARG(dy), NN_ARG(gamma), NN_ARG(stats), NN_ARG(sums), NN_ARG(dx), NN_ARG(train),
+                 NN_ARG(n), NN_ARG(c), NN_ARG(hw), NN_END) != 0)
     return -1;
-  return nn_cl_run1d(cl, kdx, (size_t)n * c, 0, what);
+  return nn_cl_run1d(cl, k, (size_t)n * c, 0, what);
 }

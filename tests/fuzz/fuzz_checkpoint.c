@@ -14,9 +14,9 @@ static nn_graph *graph(void) {
   g = nn_graph_new();
   FUZZ_CHECK(g != NULL);
   int64_t w[2] = {3, 2}, b[1] = {2}, s[1] = {1};
-  FUZZ_CHECK(nn_graph_param(g, "dense_1.weight", 2, w, NN_INIT_ZEROS, 0, 1, 1, "fuzz") >= 0);
-  FUZZ_CHECK(nn_graph_param(g, "dense_1.bias", 1, b, NN_INIT_ZEROS, 0, 1, 1, "fuzz") >= 0);
-  FUZZ_CHECK(nn_graph_param(g, "s", 1, s, NN_INIT_ZEROS, 0, 1, 1, "fuzz") >= 0);
+  FUZZ_CHECK(nn_graph_param(g, "dense_1.weight", 2, w, NN_INIT_ZEROS, 0, 1, 1, true, "fuzz") >= 0);
+  FUZZ_CHECK(nn_graph_param(g, "dense_1.bias", 1, b, NN_INIT_ZEROS, 0, 1, 1, true, "fuzz") >= 0);
+  FUZZ_CHECK(nn_graph_param(g, "s", 1, s, NN_INIT_ZEROS, 0, 1, 1, true, "fuzz") >= 0);
   return g;
 }
 

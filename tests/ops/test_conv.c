@@ -470,17 +470,35 @@ static void ref_bn_backward(const float *x, const float *dy, const float *gamma,
 }
 
 typedef struct {
-  dev_array *x, *y, *gamma, *beta, *rmean, *rvar, *mean, *invstd;
+  dev_array *x, *y, *gamma, *beta, *rmean, *rvar, *stats;
   int n, c, hw;
   float eps;
+  bool training;
 } bn_ctx;
 
 static void bn_forward(void *p, float *out) {
   bn_ctx *b = p;
-  CHECK_OK(nn_op_batchnorm(cl, b->x->buf.mem, b->y->buf.mem, b->gamma->buf.mem, b->beta->buf.mem, b->rmean->buf.mem,
-                           b->rvar->buf.mem, b->mean->buf.mem, b->invstd->buf.mem, b->n, b->c, b->hw, b->eps, 0.9f,
-                           true, "bn"));
+  CHECK_OK(nn_op_batchnorm_stats(cl, b->x->buf.mem, b->rmean->buf.mem, b->rvar->buf.mem, b->stats->buf.mem, b->n, b->c,
+                                 b->hw, b->eps, 0.9f, b->training, "bn"));
+  CHECK_OK(nn_op_batchnorm(cl, b->x->buf.mem, b->stats->buf.mem, b->gamma->buf.mem, b->beta->buf.mem, b->y->buf.mem,
+                           b->n, b->c, b->hw, "bn"));
   CHECK_OK(nn_cl_read(cl, &b->y->buf, 0, out, (size_t)b->y->n * sizeof(float)));
+}
+
+/* The backward of the mode in ctx (stats as its forward left them) into sums and dx, downloaded,
+ * then every gradient against finite differences of that forward; returns the worst of the three.
+ * The device's sums and dx stay; its stats do not (the last forward saw a perturbed input). */
+static double bn_backward_fd(bn_ctx *ctx, dev_array *dy, dev_array *sums, dev_array *dx, const char *label) {
+  CHECK_OK(nn_op_batchnorm_sums(cl, ctx->x->buf.mem, dy->buf.mem, ctx->stats->buf.mem, sums->buf.mem, ctx->n, ctx->c,
+                                ctx->hw, label));
+  CHECK_OK(nn_op_batchnorm_backward(cl, ctx->x->buf.mem, dy->buf.mem, ctx->gamma->buf.mem, ctx->stats->buf.mem,
+                                    sums->buf.mem, dx->buf.mem, ctx->n, ctx->c, ctx->hw, ctx->training, label));
+  dev_download(cl, sums), dev_download(cl, dx);
+  int nx = ctx->n * ctx->c * ctx->hw;
+  double fx = check_fd(label, bn_forward, ctx, ctx->x, dx->host, 12, 0.05, dy->host, nx);
+  double fg = check_fd(label, bn_forward, ctx, ctx->gamma, sums->host, 4, 0.05, dy->host, nx);
+  double fb = check_fd(label, bn_forward, ctx, ctx->beta, sums->host + ctx->c, 4, 0.05, dy->host, nx);
+  return fmax(fx, fmax(fg, fb));
 }
 
 static void test_bn(const char *label, int n, int c, int hw, double offset) {
@@ -489,68 +507,74 @@ static void test_bn(const char *label, int n, int c, int hw, double offset) {
   dev_array x = dev_random(cl, &rng, nx, offset - 1, offset + 1), dy = dev_random(cl, &rng, nx, -1, 1);
   dev_array gamma = dev_random(cl, &rng, c, 0.5, 1.5), beta = dev_random(cl, &rng, c, -1, 1);
   dev_array rmean = dev_random(cl, &rng, c, -1, 1), rvar = dev_random(cl, &rng, c, 0.5, 2);
-  dev_array y = dev_guarded(nx), dx = dev_guarded(nx), mean = dev_guarded(c), invstd = dev_guarded(c);
-  dev_array dgamma = dev_guarded(c), dbeta = dev_guarded(c);
-  fill_nan(&y), fill_nan(&dx), fill_nan(&mean), fill_nan(&invstd), fill_nan(&dgamma), fill_nan(&dbeta);
+  dev_array y = dev_guarded(nx), dx = dev_guarded(nx), stats = dev_guarded(2 * c), sums = dev_guarded(2 * c);
+  dev_array row = dev_guarded(c);
+  fill_nan(&y), fill_nan(&dx), fill_nan(&stats), fill_nan(&sums), fill_nan(&row);
   float *rm0 = malloc(sizeof(float) * (size_t)c), *rv0 = malloc(sizeof(float) * (size_t)c);
   memcpy(rm0, rmean.host, sizeof(float) * (size_t)c);
   memcpy(rv0, rvar.host, sizeof(float) * (size_t)c);
   double *ry = malloc(sizeof(double) * (size_t)nx), *rdx = malloc(sizeof(double) * (size_t)nx);
   double *rmu = malloc(sizeof(double) * (size_t)c), *rv = malloc(sizeof(double) * (size_t)c);
-  double *want = malloc(sizeof(double) * (size_t)c), *rdg = malloc(sizeof(double) * (size_t)c);
+  double *want = malloc(sizeof(double) * 2 * (size_t)c), *rdg = malloc(sizeof(double) * (size_t)c);
   double *rdb = malloc(sizeof(double) * (size_t)c);
+  bn_ctx ctx = {&x, &y, &gamma, &beta, &rmean, &rvar, &stats, n, c, hw, eps, false};
 
-  /* Evaluation: running statistics, which stay as they are. */
-  CHECK_OK(nn_op_batchnorm(cl, x.buf.mem, y.buf.mem, gamma.buf.mem, beta.buf.mem, rmean.buf.mem, rvar.buf.mem, NULL,
-                           NULL, n, c, hw, eps, momentum, false, label));
-  dev_download(cl, &y), dev_download(cl, &rmean), dev_download(cl, &rvar);
+  /* Evaluation: the running statistics, which stay as they are; the backward treats them as
+   * constants, dx = gamma * invstd * dy. */
+  CHECK_OK(nn_op_batchnorm_stats(cl, x.buf.mem, rmean.buf.mem, rvar.buf.mem, stats.buf.mem, n, c, hw, eps, momentum,
+                                 false, label));
+  CHECK_OK(nn_op_batchnorm(cl, x.buf.mem, stats.buf.mem, gamma.buf.mem, beta.buf.mem, y.buf.mem, n, c, hw, label));
+  dev_download(cl, &y), dev_download(cl, &rmean), dev_download(cl, &rvar), dev_download(cl, &stats);
+  for (int ch = 0; ch < c; ch++) want[ch] = rm0[ch], want[c + ch] = 1 / sqrt(rv0[ch] + (double)eps);
+  double estats = max_rel_error(stats.host, want, 2 * c);
   for (int i = 0; i < nx; i++) {
     int ch = (i / hw) % c;
-    ry[i] = gamma.host[ch] * (x.host[i] - (double)rm0[ch]) / sqrt(rv0[ch] + (double)eps) + beta.host[ch];
+    ry[i] = gamma.host[ch] * (x.host[i] - (double)rm0[ch]) * want[c + ch] + beta.host[ch];
   }
   double eeval = max_rel_error(y.host, ry, nx);
-  CHECK(eeval <= TOL, "%s eval forward: max relative error %.3g", label, eeval);
+  CHECK(eeval <= TOL && estats <= TOL, "%s eval forward: y %.3g stats %.3g", label, eeval, estats);
   CHECK(memcmp(rmean.host, rm0, sizeof(float) * (size_t)c) == 0 && memcmp(rvar.host, rv0, sizeof(float) * (size_t)c) == 0,
         "%s: evaluation changed the running statistics", label);
+  double feval = bn_backward_fd(&ctx, &dy, &sums, &dx, label);
+  for (int i = 0; i < nx; i++) {
+    int ch = (i / hw) % c;
+    rdx[i] = gamma.host[ch] * want[c + ch] * dy.host[i];
+  }
+  double edx_eval = max_rel_error(dx.host, rdx, nx);
+  CHECK(edx_eval <= TOL, "%s eval backward: dx %.3g", label, edx_eval);
 
-  /* Training: batch statistics, saved and folded into the running ones. */
-  fill_nan(&y);
-  CHECK_OK(nn_op_batchnorm(cl, x.buf.mem, y.buf.mem, gamma.buf.mem, beta.buf.mem, rmean.buf.mem, rvar.buf.mem,
-                           mean.buf.mem, invstd.buf.mem, n, c, hw, eps, momentum, true, label));
-  dev_download(cl, &y), dev_download(cl, &rmean), dev_download(cl, &rvar), dev_download(cl, &mean),
-      dev_download(cl, &invstd);
+  /* Training: batch statistics, folded into the running ones. */
+  fill_nan(&y), fill_nan(&stats), fill_nan(&sums), fill_nan(&dx);
+  ctx.training = true;
+  CHECK_OK(nn_op_batchnorm_stats(cl, x.buf.mem, rmean.buf.mem, rvar.buf.mem, stats.buf.mem, n, c, hw, eps, momentum,
+                                 true, label));
+  CHECK_OK(nn_op_batchnorm(cl, x.buf.mem, stats.buf.mem, gamma.buf.mem, beta.buf.mem, y.buf.mem, n, c, hw, label));
+  dev_download(cl, &y), dev_download(cl, &rmean), dev_download(cl, &rvar), dev_download(cl, &stats);
   ref_bn(x.host, gamma.host, beta.host, n, c, hw, eps, ry, rmu, rv);
-  double ey = max_rel_error(y.host, ry, nx), emean = max_rel_error(mean.host, rmu, c);
-  for (int ch = 0; ch < c; ch++) want[ch] = 1 / sqrt(rv[ch] + eps);
-  double einv = max_rel_error(invstd.host, want, c);
+  for (int ch = 0; ch < c; ch++) want[ch] = rmu[ch], want[c + ch] = 1 / sqrt(rv[ch] + eps);
+  double ey = max_rel_error(y.host, ry, nx), estats_train = max_rel_error(stats.host, want, 2 * c);
   for (int ch = 0; ch < c; ch++) want[ch] = momentum * (double)rm0[ch] + (1 - momentum) * rmu[ch];
   double erm = max_rel_error(rmean.host, want, c);
   for (int ch = 0; ch < c; ch++) want[ch] = momentum * (double)rv0[ch] + (1 - momentum) * rv[ch];
   double erv = max_rel_error(rvar.host, want, c);
-  CHECK(ey <= TOL && emean <= TOL && einv <= TOL, "%s train forward: y %.3g mean %.3g invstd %.3g", label, ey, emean,
-        einv);
+  CHECK(ey <= TOL && estats_train <= TOL, "%s train forward: y %.3g stats %.3g", label, ey, estats_train);
   CHECK(erm <= TOL && erv <= TOL, "%s running statistics: mean %.3g var %.3g", label, erm, erv);
 
-  CHECK_OK(nn_op_batchnorm_backward(cl, x.buf.mem, dy.buf.mem, gamma.buf.mem, mean.buf.mem, invstd.buf.mem,
-                                    dx.buf.mem, dgamma.buf.mem, dbeta.buf.mem, n, c, hw, label));
-  dev_download(cl, &dx), dev_download(cl, &dgamma), dev_download(cl, &dbeta);
+  double ftrain = bn_backward_fd(&ctx, &dy, &sums, &dx, label);
+  CHECK_OK(nn_op_slice(cl, sums.buf.mem, c, row.buf.mem, c, label));
+  dev_download(cl, &row);
   ref_bn_backward(x.host, dy.host, gamma.host, n, c, hw, eps, rdx, rdg, rdb);
-  double edx = max_rel_error(dx.host, rdx, nx), edg = max_rel_error(dgamma.host, rdg, c);
-  double edb = max_rel_error(dbeta.host, rdb, c);
+  double edx = max_rel_error(dx.host, rdx, nx), edg = max_rel_error(sums.host, rdg, c);
+  double edb = max_rel_error(sums.host + c, rdb, c);
   CHECK(edx <= TOL && edg <= TOL && edb <= TOL, "%s backward: dx %.3g dgamma %.3g dbeta %.3g", label, edx, edg, edb);
-  CHECK(guard_intact(&y) && guard_intact(&dx) && guard_intact(&mean) && guard_intact(&invstd) &&
-            guard_intact(&dgamma) && guard_intact(&dbeta),
+  CHECK(memcmp(row.host, sums.host + c, sizeof(float) * (size_t)c) == 0, "%s: slice of the sums' second row", label);
+  CHECK(guard_intact(&y) && guard_intact(&dx) && guard_intact(&stats) && guard_intact(&sums) && guard_intact(&row),
         "%s: an op wrote past the end of its output", label);
-
-  bn_ctx ctx = {&x, &y, &gamma, &beta, &rmean, &rvar, &mean, &invstd, n, c, hw, eps};
-  double fx = check_fd(label, bn_forward, &ctx, &x, dx.host, 12, 0.05, dy.host, nx);
-  double fg = check_fd(label, bn_forward, &ctx, &gamma, dgamma.host, 4, 0.05, dy.host, nx);
-  double fb = check_fd(label, bn_forward, &ctx, &beta, dbeta.host, 4, 0.05, dy.host, nx);
-  printf("batchnorm %-29s (%d,%d,%d): eval %.1e train y %.1e mean %.1e invstd %.1e running %.1e %.1e | "
-         "dx %.1e dgamma %.1e dbeta %.1e | fd %.1e %.1e %.1e\n",
-         label, n, c, hw, eeval, ey, emean, einv, erm, erv, edx, edg, edb, fx, fg, fb);
+  printf("batchnorm %-29s (%d,%d,%d): eval y %.1e stats %.1e dx %.1e fd %.1e | train y %.1e stats %.1e running "
+         "%.1e %.1e | dx %.1e dgamma %.1e dbeta %.1e | fd %.1e\n",
+         label, n, c, hw, eeval, estats, edx_eval, feval, ey, estats_train, erm, erv, edx, edg, edb, ftrain);
   free(rm0), free(rv0), free(ry), free(rdx), free(rmu), free(rv), free(want), free(rdg), free(rdb);
-  dev_array *all[] = {&x, &dy, &gamma, &beta, &rmean, &rvar, &y, &dx, &mean, &invstd, &dgamma, &dbeta};
+  dev_array *all[] = {&x, &dy, &gamma, &beta, &rmean, &rvar, &y, &dx, &stats, &sums, &row};
   for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) dev_free(cl, all[i]);
 }
 
