@@ -1,7 +1,9 @@
 /* bench/gemm: GFLOP/s of nn_gemm on the selected device, on the shapes training runs, three ways:
  * nn_gemm with the engine the device chooses, nn_gemm with CLBlast forced (NN_GEMM=clblast), and
  * the host's BLAS called directly on host memory - the limit the device paths are held to.
- * Each figure is the best of three trials of `repeats` calls.  Usage: nn-bench-gemm [repeats] */
+ * Each figure is the best of three trials of `repeats` calls.  Usage: nn-bench-gemm [repeats]
+ * CLBlast runs with the parameters `nnrun --tune` stored for the device, if any. Before and after:
+ *   NN_CACHE=$(mktemp -d) nn-bench-gemm; nnrun --tune; nn-bench-gemm   (see bench/README.md) */
 #include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -11,6 +11,8 @@
 
 #include "nn_base.h"
 #include "nn_cl.h"
+#include "nn_gemm.h"
+#include "nn_gemm_tune.h"
 #include "nn_lua.h"
 #include "nn_version.h"
 
@@ -20,6 +22,11 @@ static void usage(FILE *out) {
   fprintf(out,
           "usage: nnrun SCRIPT.lua [ARGS...]   run an experiment script (ARGS are in `arg`)\n"
           "       nnrun --devices              list OpenCL platforms and devices\n"
+          "       nnrun --tune [--tune-fraction F]\n"
+          "                                    tune CLBlast's GEMM kernels on the NN_DEVICE device(s), trying\n"
+          "                                    F of each kernel's configurations (default 1/256 on GPUs, 1/8192\n"
+          "                                    on CPUs: minutes); prints GFLOP/s before and after, keeps the\n"
+          "                                    result in the cache folder and uses it whenever CLBlast runs there\n"
           "       nnrun --version              print the version\n"
           "       nnrun --help                 this text\n\n"
           "environment:\n");
@@ -118,17 +125,15 @@ static int run_script(int argc, char **argv) {
   return status;
 }
 
-/* NN_DEVICE naming several devices ("0:0,1:0", "gpu,cpu" or "all"): one child nnrun per device,
- * each with NN_DEVICE set to its device and NN_SHARD to k/N, so nn.sweep spreads the members over
- * them. Returns the worst child status. */
-static int run_on_devices(char **argv, const char *spec) {
+/* The devices NN_DEVICE names when it names several ("0:0,1:0", "gpu,cpu" or "all"), each as
+ * "P:D" in specs. Returns how many, or -1 after saying why on stderr. */
+static int device_specs(const char *spec, char specs[16][64]) {
   nn_device_info *devices;
   int count;
   if (nn_cl_list_devices(&devices, &count) != 0) {
     fprintf(stderr, "nnrun: %s\n", nn_error());
-    return EXIT_SETUP;
+    return -1;
   }
-  char specs[16][64];
   int n = 0;
   if (strcmp(spec, "all") == 0) {
     for (int i = 0; i < count && n < 16; i++, n++) snprintf(specs[n], sizeof specs[n], "%d:%d", devices[i].platform, devices[i].index);
@@ -140,7 +145,7 @@ static int run_on_devices(char **argv, const char *spec) {
       if (nn_cl_select(tok, devices, count, &chosen) != 0) {
         fprintf(stderr, "nnrun: %s\n", nn_error());
         free(devices);
-        return EXIT_SETUP;
+        return -1;
       }
       snprintf(specs[n++], sizeof specs[n], "%d:%d", devices[chosen].platform, devices[chosen].index);
     }
@@ -148,8 +153,18 @@ static int run_on_devices(char **argv, const char *spec) {
   free(devices);
   if (n == 0) {
     fprintf(stderr, "nnrun: NN_DEVICE='%s' names no device\n", spec);
-    return EXIT_SETUP;
+    return -1;
   }
+  return n;
+}
+
+/* NN_DEVICE naming several devices ("0:0,1:0", "gpu,cpu" or "all"): one child nnrun per device,
+ * each with NN_DEVICE set to its device and NN_SHARD to k/N, so nn.sweep spreads the members over
+ * them. Returns the worst child status. */
+static int run_on_devices(char **argv, const char *spec) {
+  char specs[16][64];
+  int n = device_specs(spec, specs);
+  if (n < 0) return EXIT_SETUP;
   fprintf(stderr, "nnrun: %d processes, one per device\n", n);
   pid_t pids[16];
   for (int k = 0; k < n; k++) {
@@ -178,6 +193,78 @@ static int run_on_devices(char **argv, const char *spec) {
   return worst;
 }
 
+/* What `nnrun --tune` tries by default. CLBlast 1.5.3 searches Xgemm twice (GEMMK 0 and 1) among
+ * more than 16,000 configurations each, and XgemmDirect among about 10,000; its helper kernels have
+ * 50 to 250. 1/256 is some 150 Xgemm and 40 XgemmDirect configurations, one of each helper:
+ * minutes on a GPU that builds a kernel in a second or so (1/16 would be 2,500 builds). PoCL takes
+ * about 10 s for each Xgemm configuration, so a CPU device gets a few, at sizes it runs quickly. */
+#define TUNE_FRACTION_GPU (1.0 / 256)
+#define TUNE_FRACTION_CPU (1.0 / 8192)
+#define TUNE_SIZE_GPU 1024
+#define TUNE_SIZE_CPU 256
+
+/* "1/64" or "0.015625" into (0, 1]; false if it is neither. */
+static bool parse_fraction(const char *text, double *out) {
+  double a, b;
+  char tail;
+  if (sscanf(text, "%lf/%lf%c", &a, &b, &tail) == 2 && b != 0) *out = a / b;
+  else if (sscanf(text, "%lf%c", &a, &tail) == 1) *out = a;
+  else return false;
+  return *out > 0 && *out <= 1;
+}
+
+/* nnrun --tune [--tune-fraction F]: tunes CLBlast's GEMM kernels on each device NN_DEVICE selects,
+ * one after the other, whatever GEMM engine the device uses by default. */
+static int tune_devices(int argc, char **argv) {
+  double fraction = 0; /* 0: the device's default */
+  if (argc == 4 && strcmp(argv[2], "--tune-fraction") == 0) {
+    if (!parse_fraction(argv[3], &fraction)) {
+      fprintf(stderr, "nnrun: --tune-fraction '%s': give a fraction in (0, 1], e.g. 1/64 or 0.01\n", argv[3]);
+      return EXIT_SETUP;
+    }
+  } else if (argc != 2) {
+    fprintf(stderr, "nnrun: --tune takes only --tune-fraction F\n");
+    usage(stderr);
+    return EXIT_SETUP;
+  }
+  const char *spec = nn_env("NN_DEVICE");
+  bool several = spec && (strchr(spec, ',') || strcmp(spec, "all") == 0);
+  char specs[16][64], user_gemm[64] = "";
+  int n = several ? device_specs(spec, specs) : 1;
+  if (n < 0) return EXIT_SETUP;
+  if (nn_env("NN_GEMM")) snprintf(user_gemm, sizeof user_gemm, "%s", nn_env("NN_GEMM"));
+  int status = EXIT_OK;
+  for (int k = 0; k < n; k++) {
+    nn_cl *cl;
+    /* Which engine the device's runs use, then a handle with CLBlast, the engine being tuned. */
+    if (*user_gemm) setenv("NN_GEMM", user_gemm, 1);
+    else unsetenv("NN_GEMM");
+    if (nn_cl_open(&cl, several ? specs[k] : spec, false) != 0) {
+      fprintf(stderr, "nnrun: %s\n", nn_error());
+      return EXIT_SETUP;
+    }
+    const char *engine = nn_gemm_engine(cl);
+    if (strcmp(engine, "CLBlast") != 0) {
+      printf("%s's GEMM engine is %s: the tuning applies to runs with NN_GEMM=clblast\n", nn_cl_device(cl)->name, engine);
+      nn_cl_close(cl);
+      setenv("NN_GEMM", "clblast", 1);
+      if (nn_cl_open(&cl, several ? specs[k] : spec, true) != 0) {
+        fprintf(stderr, "nnrun: %s\n", nn_error());
+        return EXIT_SETUP;
+      }
+    }
+    bool cpu = (nn_cl_device(cl)->type & CL_DEVICE_TYPE_CPU) != 0;
+    nn_gemm_tune_options opt = {fraction ? fraction : cpu ? TUNE_FRACTION_CPU : TUNE_FRACTION_GPU,
+                                cpu ? TUNE_SIZE_CPU : TUNE_SIZE_GPU, true, stdout};
+    if (nn_gemm_tune(cl, &opt) != 0) {
+      fprintf(stderr, "nnrun: %s\n", nn_error());
+      status = EXIT_SCRIPT;
+    }
+    nn_cl_close(cl);
+  }
+  return status;
+}
+
 int main(int argc, char **argv) {
   if (argc < 2) {
     usage(stderr);
@@ -192,6 +279,7 @@ int main(int argc, char **argv) {
     return EXIT_OK;
   }
   if (strcmp(argv[1], "--devices") == 0) return list_devices();
+  if (strcmp(argv[1], "--tune") == 0) return tune_devices(argc, argv);
   if (argv[1][0] == '-') {
     fprintf(stderr, "nnrun: unknown option '%s'\n", argv[1]);
     usage(stderr);

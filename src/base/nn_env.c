@@ -12,7 +12,8 @@ const nn_env_var nn_env_vars[] = {
     {"NN_SHARD", "k/N: this process runs sweep members k, k+N, ... (set by nnrun for each device when "
                  "NN_DEVICE lists several; mpirun's rank and size are read the same way)"},
     {"NN_DATA", "folder holding the data sets (default: data/ in the source tree)"},
-    {"NN_CACHE", "folder for compiled kernels (default: $XDG_CACHE_HOME/nnrun or ~/.cache/nnrun)"},
+    {"NN_CACHE", "folder for compiled kernels and CLBlast tuning files (default: $XDG_CACHE_HOME/nnrun or "
+                 "~/.cache/nnrun)"},
     {"NN_CL_DIR", "load kernels from this folder of .cl files instead of the copies built in "
                   "(for editing kernels without rebuilding)"},
     {"NN_GEMM", "GEMM engine: clblast (CLBlast's OpenCL kernels), host (the host's OpenBLAS, run in the "

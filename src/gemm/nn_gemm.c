@@ -11,7 +11,8 @@
  *   buffers and calling BLAS from the host thread instead needs a clFinish per GEMM: the host could
  *   not enqueue the next ops while a GEMM runs, and every map and unmap is another round trip.
  *
- *   CLBlast everywhere else, and for the rare GEMM whose sizes overflow BLAS's int.
+ *   CLBlast everywhere else, and for the rare GEMM whose sizes overflow BLAS's int. Its kernels
+ *   take the parameters `nnrun --tune` found for the device, if it was tuned (nn_gemm_tune.c).
  *
  * Handing over the addresses. The spec puts each buffer's address where args_mem_loc says that
  * buffer's handle is. PoCL 3.1 instead sorts mem_list by creation, swaps sub-buffers for their
@@ -41,6 +42,7 @@
 #include <strings.h>
 
 #include "nn_base.h"
+#include "nn_gemm_tune.h"
 
 /* Values of nn_cl_gemm_choice(); the last two are NN_GEMM mistakes every GEMM reports. */
 enum { ENGINE_CLBLAST = 1, ENGINE_HOST, ENGINE_BAD_NAME, ENGINE_NO_HOST };
@@ -66,6 +68,8 @@ static int engine(nn_cl *cl) {
    * the last bits from the same member run alone. The device's compute units do not depend on
    * affinity, and they are the cores the rest of the graph runs on. */
   if (*choice == ENGINE_HOST) openblas_set_num_threads((int)nn_cl_device(cl)->compute_units);
+  /* CLBlast's kernels as `nnrun --tune` left them for this device, if it was tuned. */
+  if (*choice == ENGINE_CLBLAST) nn_gemm_tune_apply(cl, NULL, 0);
   return *choice;
 }
 
@@ -268,7 +272,10 @@ int nn_gemm_batched(nn_cl *cl, bool trans_a, bool trans_b, size_t m, size_t n, s
   int st = choice == ENGINE_HOST && fits
                ? host_enqueue(cl, trans_a, trans_b, m, n, k, alpha, x, cols, stride, beta, batch, what)
                : clblast_enqueue(cl, trans_a, trans_b, m, n, k, alpha, x, stride, beta, batch, what);
-  return st != 0 ? -1 : nn_cl_launch_end(cl, t, "gemm", CL_SUCCESS, what);
+  /* The profile keeps GEMMs apart by shape ("gemm 64x3528x512"): which ones run slowly matters. */
+  char label[64] = "gemm ";
+  if (nn_cl_profiling(cl)) shape_name(label + 5, sizeof label - 5, batch, m, n, k);
+  return st != 0 ? -1 : nn_cl_launch_end(cl, t, label, CL_SUCCESS, what);
 }
 
 int nn_gemm(nn_cl *cl, bool trans_a, bool trans_b, size_t m, size_t n, size_t k, float alpha,

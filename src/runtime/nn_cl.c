@@ -56,18 +56,18 @@ const char *nn_cl_error_name(int status) {
     case -1009: return "CLBlastInsufficientMemoryC";
     case -1008: return "CLBlastInsufficientMemoryX";
     case -1007: return "CLBlastInsufficientMemoryY";
-    case -2049: return "CLBlastInsufficientMemoryTemp";
-    case -2048: return "CLBlastInvalidBatchCount";
-    case -2047: return "CLBlastInvalidOverrideKernel";
-    case -2046: return "CLBlastMissingOverrideParameter";
-    case -2045: return "CLBlastInvalidLocalMemUsage";
-    case -2044: return "CLBlastNoHalfPrecision";
-    case -2043: return "CLBlastNoDoublePrecision";
-    case -2042: return "CLBlastInvalidVectorScalar";
-    case -2041: return "CLBlastInsufficientMemoryScalar";
-    case -2040: return "CLBlastDatabaseError";
-    case -2039: return "CLBlastUnknownError";
-    case -2038: return "CLBlastUnexpectedError";
+    case -2050: return "CLBlastInsufficientMemoryTemp";
+    case -2049: return "CLBlastInvalidBatchCount";
+    case -2048: return "CLBlastInvalidOverrideKernel";
+    case -2047: return "CLBlastMissingOverrideParameter";
+    case -2046: return "CLBlastInvalidLocalMemUsage";
+    case -2045: return "CLBlastNoHalfPrecision";
+    case -2044: return "CLBlastNoDoublePrecision";
+    case -2043: return "CLBlastInvalidVectorScalar";
+    case -2042: return "CLBlastInsufficientMemoryScalar";
+    case -2041: return "CLBlastDatabaseError";
+    case -2040: return "CLBlastUnknownError";
+    case -2039: return "CLBlastUnexpectedError";
   }
   return "unknown OpenCL status";
 }
@@ -368,7 +368,7 @@ int nn_cl_finish(nn_cl *cl) { return nn_cl_check(clFinish(cl->queue), "wait for 
  * is detected and rebuilt), then the binary. Keyed by a hash of everything that shapes the binary. */
 #define CACHE_MAGIC "nnrun-kernel-cache-1\n"
 
-static int cache_dir(char *out, size_t size) {
+int nn_cl_cache_dir(char *out, size_t size) {
   const char *dir = nn_env("NN_CACHE");
   const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
   int n;
@@ -481,7 +481,7 @@ int nn_cl_program(nn_cl *cl, const char *name, const char *source, size_t length
   if (cl->nprograms == (int)(sizeof cl->programs / sizeof cl->programs[0]))
     return nn_fail("build kernels '%s': too many kernel families", name);
   char dir[3072] = "", path[4096] = "";
-  int cacheable = cache_dir(dir, sizeof dir) == 0;
+  int cacheable = nn_cl_cache_dir(dir, sizeof dir) == 0;
   if (cacheable)
     snprintf(path, sizeof path, "%s/%s-%016llx.bin", dir, name,
              (unsigned long long)program_key(cl, source, length));
@@ -587,6 +587,8 @@ int nn_cl_args(cl_kernel kernel, const char *what, ...) {
 }
 
 /* ---- launches ---- */
+
+bool nn_cl_profiling(const nn_cl *cl) { return cl->profiling; }
 
 double nn_cl_launch_begin(nn_cl *cl) {
   if (!cl->profiling) return 0;

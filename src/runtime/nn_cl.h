@@ -107,6 +107,10 @@ int nn_cl_program(nn_cl *cl, const char *name, const char *source, size_t length
  * cache miss, never an error (the program is built again). */
 bool nn_cl_cache_check(const char *data, size_t bytes, const unsigned char **binary, size_t *length);
 
+/* The cache folder: NN_CACHE, else $XDG_CACHE_HOME/nnrun, else ~/.cache/nnrun. -1 (no message)
+ * when none of them is set or the path does not fit. Kernels and nn_gemm's tuning files live here. */
+int nn_cl_cache_dir(char *out, size_t size);
+
 /* Sets kernel arguments, each a (size, pointer) pair, ended by NN_END:
  *   nn_cl_args(k, "relu", NN_ARG(x_mem), NN_ARG(n), NN_END)  */
 #define NN_ARG(v) sizeof(v), (const void *)&(v)
@@ -119,10 +123,11 @@ int nn_cl_args(cl_kernel kernel, const char *what, ...);
  * waits), so never the figure for a step's time. Use: t = nn_cl_launch_begin(cl); enqueue;
  * return nn_cl_launch_end(cl, t, name, status, what), which also checks the enqueue's status. */
 typedef struct nn_cl_profile_entry {
-  char name[48];    /* kernel function name, or "gemm" */
+  char name[48];    /* kernel function name, or "gemm MxNxK" */
   uint64_t count;
   double seconds;
 } nn_cl_profile_entry;
+bool nn_cl_profiling(const nn_cl *cl);
 double nn_cl_launch_begin(nn_cl *cl);
 int nn_cl_launch_end(nn_cl *cl, double start, const char *name, cl_int status, const char *what);
 /* The entries recorded since the last reset (none without NN_PROFILE=1). */

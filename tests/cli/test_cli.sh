@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # nnrun as a user meets it: options, exit codes (0 ok, 1 script error, 2 usage or set-up error),
-# device selection errors, and a second run that loads every kernel from the cache.
+# device selection errors, a second run that loads every kernel from the cache, and --tune.
 # Usage: test_cli.sh NNRUN
 set -u
 nnrun=$1
@@ -47,6 +47,23 @@ else
 fi
 printf 'require("nn").data.mnist{dir = "%s/nowhere"}\n' "$tmp" >"$tmp/nodata.lua"
 expect "missing data is a set-up error naming the fix" 2 "./setup.sh" -- "$nnrun" "$tmp/nodata.lua"
+
+# nnrun --tune at the smallest useful fraction (one configuration of each kernel): GFLOP/s before
+# and after, the tuning file in NN_CACHE, applied by the next run that uses CLBlast; a file made on
+# another device is not. tests/runtime/test_gemm_tune.c checks the products and damaged files.
+expect "help names --tune" 0 "--tune-fraction F" -- "$nnrun" --help
+expect "tune fraction out of range" 2 "--tune-fraction '2': give a fraction in (0, 1]" -- "$nnrun" --tune --tune-fraction 2
+out=$(NN_CACHE="$tmp/tune" "$nnrun" --tune --tune-fraction 1/32768 2>&1)
+if [[ $? -eq 0 && $out == *"before: 128x1000x784 (NT) "*"after: 128x1000x784 (NT) "*"stored in $tmp/tune/clblast-tuning-"* ]]; then
+  passed=$((passed + 1))
+else
+  failed=$((failed + 1)); echo "FAIL tune: $out" >&2
+fi
+expect "tuning applied" 0 "CLBlast tuning applied from $tmp/tune/clblast-tuning-" -- \
+  env NN_CACHE="$tmp/tune" NN_GEMM=clblast NN_VERBOSE=1 "$nnrun" "$tmp/run.lua"
+sed -i 's/^device: .*/device: Another GPU/' "$tmp"/tune/clblast-tuning-*.txt
+expect "tuning of another device ignored" 0 "ignored: made on 'Another GPU'" -- \
+  env NN_CACHE="$tmp/tune" NN_GEMM=clblast NN_VERBOSE=1 "$nnrun" "$tmp/run.lua"
 
 echo "$passed passed, $failed failed"
 [[ $failed -eq 0 ]]

@@ -6,6 +6,8 @@
 #include <signal.h>
 #include <sys/resource.h>
 
+#include <clblast_c.h>
+
 #include "nn_base.h"
 #include "nn_cl.h"
 #include "nn_test.h"
@@ -35,7 +37,9 @@ static void test_select(void) {
 static void test_error_names(void) {
   CHECK(strcmp(nn_cl_error_name(CL_OUT_OF_RESOURCES), "CL_OUT_OF_RESOURCES") == 0, "%s", nn_cl_error_name(-5));
   CHECK(strcmp(nn_cl_error_name(CL_BUILD_PROGRAM_FAILURE), "CL_BUILD_PROGRAM_FAILURE") == 0, "name");
-  CHECK(strcmp(nn_cl_error_name(-2046), "CLBlastMissingOverrideParameter") == 0, "CLBlast codes are named");
+  CHECK(strcmp(nn_cl_error_name(CLBlastMissingOverrideParameter), "CLBlastMissingOverrideParameter") == 0 &&
+            strcmp(nn_cl_error_name(CLBlastUnexpectedError), "CLBlastUnexpectedError") == 0,
+        "CLBlast codes are named: %s", nn_cl_error_name(CLBlastUnexpectedError));
   CHECK(nn_cl_check(CL_INVALID_VALUE, "enqueue 'relu'") != 0 &&
             strcmp(nn_error(), "enqueue 'relu': CL_INVALID_VALUE (-30)") == 0,
         "%s", nn_error());
