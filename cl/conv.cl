@@ -12,62 +12,71 @@
  * Every index fits in int: the host keeps tensors and the workspace below 2^31 elements.
  */
 
-/* One work-item per (row k of cols, output row (img, oy)): it fills the ow consecutive columns of
- * that output row. Looping over ox inside the work-item keeps index arithmetic (integer
- * divisions) out of the per-element path; on PoCL's CPU device this is 4x faster than one
- * work-item per element. 2-D range: dim 0 r = img * oh + oy < nimg * oh, dim 1 k < c * kh * kw.
+/* The columns ox of an output row whose input pixel ix = ox * stride_w - pad_left + kx lies in
+ * [0, w): lo .. hi (hi < lo when none does, kx in the padding for every ox). */
+static void columns_inside(int kx, int w, int stride_w, int pad_left, int ow, int *lo, int *hi) {
+  int last = w - 1 + pad_left - kx;
+  *lo = pad_left > kx ? (pad_left - kx + stride_w - 1) / stride_w : 0;
+  *hi = last < 0 ? -1 : min(ow - 1, last / stride_w);
+}
+
+/* One work-item per (image img, row k of cols): it fills that image's ohw columns of row k, the
+ * contiguous cols[k][img * ohw .. (img + 1) * ohw). Each work-item copies a whole output plane,
+ * so the index arithmetic (the divisions of k, the bounds of the window) is done once per ohw
+ * elements, and the copy loops run without bounds checks between the padding on either side:
+ * on PoCL's CPU device the cost of a work-item, not of an element, decides this kernel's time.
+ * 2-D range: dim 0 img < nimg, dim 1 k < c * kh * kw.
  * x (n, c, h, w); cols (c * kh * kw, nimg * oh * ow). */
 __kernel void conv_im2col(__global const float *x, __global float *cols, int img0, int nimg, int c, int h,
                           int w, int kh, int kw, int stride_h, int stride_w, int pad_top, int pad_left,
                           int oh, int ow) {
-  int r = get_global_id(0), k = get_global_id(1);
-  if (r >= nimg * oh || k >= c * kh * kw) return;
-  int img = r / oh, oy = r - img * oh;
+  int img = get_global_id(0), k = get_global_id(1);
+  if (img >= nimg || k >= c * kh * kw) return;
   int ci = k / (kh * kw), kk = k - ci * kh * kw, ky = kk / kw, kx = kk - ky * kw;
-  int iy = oy * stride_h - pad_top + ky;
-  __global float *out = cols + k * nimg * oh * ow + r * ow;
-  if (iy < 0 || iy >= h) {
-    for (int ox = 0; ox < ow; ox++) out[ox] = 0.0f;
-    return;
-  }
-  __global const float *in = x + (((img0 + img) * c + ci) * h + iy) * w;
-  for (int ox = 0; ox < ow; ox++) {
-    int ix = ox * stride_w - pad_left + kx;
-    out[ox] = ix >= 0 && ix < w ? in[ix] : 0.0f;
+  int lo, hi;
+  columns_inside(kx, w, stride_w, pad_left, ow, &lo, &hi);
+  __global const float *plane = x + ((img0 + img) * c + ci) * h * w;
+  __global float *out = cols + k * nimg * oh * ow + img * oh * ow;
+  for (int oy = 0; oy < oh; oy++, out += ow) {
+    int iy = oy * stride_h - pad_top + ky;
+    if (iy < 0 || iy >= h || hi < lo) {
+      for (int ox = 0; ox < ow; ox++) out[ox] = 0.0f;
+      continue;
+    }
+    __global const float *in = plane + iy * w - pad_left + kx;
+    for (int ox = 0; ox < lo; ox++) out[ox] = 0.0f;
+    for (int ox = lo; ox <= hi; ox++) out[ox] = in[ox * stride_w];
+    for (int ox = hi + 1; ox < ow; ox++) out[ox] = 0.0f;
   }
 }
 
-/* The adjoint of conv_im2col without atomics: one work-item per input row (img, ci, iy) owns that
- * row of dx, clears it and adds every column entry that was copied from it. Row iy was read by
- * (oy, ky) with oy * stride_h - pad_top + ky == iy, i.e. ky == iy + pad_top (mod stride_h) and
- * 0 <= oy < oh; within such a (ky, kx), pixel ix gets column ox with ox * stride_w - pad_left + kx
- * == ix. Every pixel is written, so dx needs no clearing beforehand.
+/* The adjoint of conv_im2col without atomics: one work-item per input plane (img, ci) owns that
+ * plane of dx, clears it and adds every column entry that was copied from it: for each (ky, kx),
+ * column (oy, ox) of row k = (ci * kh + ky) * kw + kx came from pixel (oy * stride_h - pad_top +
+ * ky, ox * stride_w - pad_left + kx). The plane (h * w floats) stays in the cache while the
+ * kh * kw rows of cols stream through. Every pixel is written, so dx needs no clearing beforehand.
  * cols (c * kh * kw, nimg * oh * ow); dx (n, c, h, w), images img0 .. img0 + nimg - 1. */
 __kernel void conv_col2im(__global const float *cols, __global float *dx, int img0, int nimg, int c, int h,
                           int w, int kh, int kw, int stride_h, int stride_w, int pad_top, int pad_left,
                           int oh, int ow) {
-  int r = get_global_id(0);
-  if (r >= nimg * c * h) return;
-  int iy = r % h, t = r / h, ci = t % c, img = t / c;
-  int ncols = nimg * oh * ow;
-  __global float *out = dx + (img0 * c * h + r) * w;
-  for (int ix = 0; ix < w; ix++) out[ix] = 0.0f;
-  int yp = iy + pad_top;  /* row in the padded image */
-  /* Smallest ky congruent to yp whose oy = (yp - ky) / stride_h is below oh; ky <= yp keeps oy >= 0. */
-  int ky0 = max(0, yp - (oh - 1) * stride_h);
-  ky0 += (yp - ky0) % stride_h;
-  for (int ky = ky0; ky <= min(kh - 1, yp); ky += stride_h) {
-    int oy = (yp - ky) / stride_h;
+  int p = get_global_id(0);
+  if (p >= nimg * c) return;
+  int img = p / c, ci = p - img * c, ohw = oh * ow;
+  __global float *plane = dx + (img0 * c + p) * h * w;
+  for (int i = 0; i < h * w; i++) plane[i] = 0.0f;
+  for (int ky = 0; ky < kh; ky++) {
+    /* the output rows oy whose input row oy * stride_h - pad_top + ky lies in [0, h) */
+    int oy0, oy1;
+    columns_inside(ky, h, stride_h, pad_top, oh, &oy0, &oy1);
     for (int kx = 0; kx < kw; kx++) {
-      __global const float *src = cols + ((ci * kh + ky) * kw + kx) * ncols + (img * oh + oy) * ow;
-      /* the columns ox whose pixel ox * stride_w - pad_left + kx lies in [0, w): ox * stride_w
-       * >= pad_left - kx and <= last; a negative last (kx in the right padding for every ox)
-       * must skip, not truncate to ox = 0. */
-      int last = w - 1 + pad_left - kx;
-      if (last < 0) continue;
-      int lo = pad_left > kx ? (pad_left - kx + stride_w - 1) / stride_w : 0;
-      int hi = min(ow - 1, last / stride_w);
-      for (int ox = lo; ox <= hi; ox++) out[ox * stride_w - pad_left + kx] += src[ox];
+      int lo, hi;
+      columns_inside(kx, w, stride_w, pad_left, ow, &lo, &hi);
+      __global const float *src = cols + ((ci * kh + ky) * kw + kx) * nimg * ohw + img * ohw;
+      for (int oy = oy0; oy <= oy1; oy++) {
+        __global float *out = plane + (oy * stride_h - pad_top + ky) * w - pad_left + kx;
+        __global const float *row = src + oy * ow;
+        for (int ox = lo; ox <= hi; ox++) out[ox * stride_w] += row[ox];
+      }
     }
   }
 }

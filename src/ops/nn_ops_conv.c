@@ -96,7 +96,7 @@ static int conv_im2col(nn_cl *cl, const nn_conv_shape *s, cl_mem x, cl_mem ws, i
                        const char *what) {
   cl_kernel k;
   if (nn_cl_kernel(cl, "conv", "conv_im2col", &k) != 0) return nn_fail_prefix("%s", what);
-  size_t global[2] = {(size_t)nimg * s->out_h, (size_t)s->c * s->kh * s->kw};
+  size_t global[2] = {(size_t)nimg, (size_t)s->c * s->kh * s->kw};
   if (nn_cl_args(k, what, NN_ARG(x), NN_ARG(ws), NN_ARG(img0), NN_ARG(nimg), NN_ARG(s->c), NN_ARG(s->h),
                  NN_ARG(s->w), NN_ARG(s->kh), NN_ARG(s->kw), NN_ARG(s->stride_h), NN_ARG(s->stride_w),
                  NN_ARG(s->pad_top), NN_ARG(s->pad_left), NN_ARG(s->out_h), NN_ARG(s->out_w), NN_END) != 0)
@@ -158,7 +158,7 @@ int nn_op_conv2d_backward_input(nn_cl *cl, const nn_conv_shape *s, cl_mem dy, cl
                    NN_ARG(s->h), NN_ARG(s->w), NN_ARG(s->kh), NN_ARG(s->kw), NN_ARG(s->stride_h),
                    NN_ARG(s->stride_w), NN_ARG(s->pad_top), NN_ARG(s->pad_left), NN_ARG(s->out_h),
                    NN_ARG(s->out_w), NN_END) != 0 ||
-        nn_cl_run1d(cl, col2im, (size_t)nimg * s->c * s->h, 0, what) != 0)
+        nn_cl_run1d(cl, col2im, (size_t)nimg * s->c, 0, what) != 0)
       return -1;
   }
   return 0;
