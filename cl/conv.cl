@@ -104,27 +104,3 @@ __kernel void conv_nchw_to_rows(__global const float *dy, __global float *ws, in
   __global float *dst = ws + rows_at + (o * nimg + img) * ohw;
   for (int p = 0; p < ohw; p++) dst[p] = src[p];
 }
-
-/* dbias[o] = sum of dy over (n, ohw): one work-group of get_local_size(0) work-items (a power of
- * two) per channel. Work-item l sums the flat indices l, l + size, ... of the channel's n * ohw
- * values in order, stepping (img, p) without a division per value; then a tree in local memory.
- * The result does not depend on the host's chunking.
- * dy (n, oc, ohw); dbias (oc); part: local_size floats. */
-__kernel void conv_bias_grad(__global const float *dy, __global float *dbias, int n, int oc, int ohw,
-                             __local float *part) {
-  int o = get_group_id(0), l = get_local_id(0), size = get_local_size(0);
-  int img = l / ohw, p = l - img * ohw, step_img = size / ohw, step_p = size - step_img * ohw;
-  float sum = 0.0f;
-  while (img < n) {
-    sum += dy[(img * oc + o) * ohw + p];
-    img += step_img;
-    p += step_p;
-    if (p >= ohw) p -= ohw, img++;
-  }
-  part[l] = sum;
-  for (int step = size / 2; step > 0; step /= 2) {
-    barrier(CLK_LOCAL_MEM_FENCE);
-    if (l < step) part[l] += part[l + step];
-  }
-  if (l == 0) dbias[o] = part[0];
-}

@@ -152,7 +152,7 @@ int nn_op_conv2d(nn_cl *cl, const nn_conv_shape *s, cl_mem x, cl_mem w, cl_mem b
 /* dx (n, c, h, w) from dy (n, oc, out_h, out_w) and w. */
 int nn_op_conv2d_backward_input(nn_cl *cl, const nn_conv_shape *s, cl_mem dy, cl_mem w, cl_mem dx,
                                 cl_mem workspace, const char *what);
-/* dw (oc, c, kh, kw) and dbias (oc) (may be NULL) from x and dy. */
+/* dw (oc, c, kh, kw) and dbias (oc) (may be NULL; graphs take it from nn_op_reduce_to, as this does) from x and dy. */
 int nn_op_conv2d_backward_weight(nn_cl *cl, const nn_conv_shape *s, cl_mem x, cl_mem dy, cl_mem dw, cl_mem dbias,
                                  cl_mem workspace, const char *what);
 

@@ -179,13 +179,8 @@ int nn_op_conv2d_backward_weight(nn_cl *cl, const nn_conv_shape *s, cl_mem x, cl
       return -1;
   }
   if (!dbias) return 0;
-  cl_kernel k;
-  if (nn_cl_kernel(cl, "conv", "conv_bias_grad", &k) != 0) return nn_fail_prefix("%s", what);
-  size_t local = reduce_local(cl);
-  if (nn_cl_args(k, what, NN_ARG(dy), NN_ARG(dbias), NN_ARG(s->n), NN_ARG(s->oc), NN_ARG(ohw),
-                 NN_LOCAL(local * sizeof(float)), NN_END) != 0)
-    return -1;
-  return nn_cl_run1d(cl, k, (size_t)s->oc * local, local, what);
+  const int x_dims[4] = {s->n, s->oc, s->out_h, s->out_w}, y_dims[4] = {1, s->oc, 1, 1};
+  return nn_op_reduce_to(cl, dy, x_dims, dbias, y_dims, 1.0f, what);
 }
 
 /* ---- pooling ---- */

@@ -334,6 +334,12 @@ static void test_binary(void) {
     check_reduce_to(bc->y, bc->b, 0.5f, bc->name);
   }
   check_reduce_to((const int[]){1, 1, 64, 1000}, (const int[]){1, 1, 1, 1000}, 1.0f, "(64,1000) to (1000)");
+  /* Per-channel sums (a convolution's bias gradient), with planes smaller and larger than a
+   * work-group, a batch of one and a channel count that is no power of two. */
+  check_reduce_to((const int[]){5, 3, 7, 9}, (const int[]){1, 3, 1, 1}, 0.5f, "(5,3,7,9) to channels");
+  check_reduce_to((const int[]){3, 4, 30, 30}, (const int[]){1, 4, 1, 1}, 1.0f, "(3,4,30,30) to channels");
+  check_reduce_to((const int[]){1, 6, 17, 1}, (const int[]){1, 6, 1, 1}, 1.0f, "(1,6,17) to channels");
+  check_reduce_to((const int[]){128, 32, 28, 28}, (const int[]){1, 32, 1, 1}, 1.0f, "CNN-1's first bias gradient");
   /* All the way to one number (the work-group sum), and an empty batch (zeros). */
   check_reduce_to((const int[]){7, 11, 13, 17}, (const int[]){1, 1, 1, 1}, 0.25f, "everything");
   check_reduce_to((const int[]){1, 3, 1, 1}, (const int[]){1, 3, 1, 1}, 2.0f, "nothing (a scaled copy)");
