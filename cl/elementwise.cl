@@ -174,31 +174,6 @@ __kernel void reduce_to(__global const float *x, const int4 xd, __global float *
   y[o] = scale * acc;
 }
 
-/* Per-channel sums: y[o] = scale * sum of x over (n, hw), x (n, c, hw), y (c); a bias gradient of
- * a convolution. reduce_to would give each of the few channels one work-item (one core of a CPU
- * device for a whole layer); here each channel has a work-group of get_local_size(0) work-items
- * (a power of two). Work-item l sums the flat indices l, l + size, ... of the channel's n * hw
- * values in order, stepping (img, p) without a division per value; then a tree in local memory.
- * part: local_size floats. */
-__kernel void reduce_to_channels(__global const float *x, __global float *y, int n, int c, int hw, float scale,
-                                 __local float *part) {
-  int o = get_group_id(0), l = get_local_id(0), size = get_local_size(0);
-  int img = l / hw, p = l - img * hw, step_img = size / hw, step_p = size - step_img * hw;
-  float sum = 0.0f;
-  while (img < n) {
-    sum += x[(img * c + o) * hw + p];
-    img += step_img;
-    p += step_p;
-    if (p >= hw) p -= hw, img++;
-  }
-  part[l] = sum;
-  for (int step = size / 2; step > 0; step /= 2) {
-    barrier(CLK_LOCAL_MEM_FENCE);
-    if (l < step) part[l] += part[l + step];
-  }
-  if (l == 0) y[o] = scale * part[0];
-}
-
 /* The same sum for CPUs when x's innermost dimension d3 is kept, where reduce_to's work-items
  * would each walk a column of x (a cache line per element; 12x slower on PoCL for a bias
  * gradient). Here y is seen as rows of d3, and work-item (x, q) owns elements

@@ -152,6 +152,38 @@ __kernel void accuracy(__global const float *logits, __global const int *labels,
 
 /* ---- mean squared error ---- */
 
+/* Per-channel sums, y[o] = scale * sum of x over (n, hw) for x (n, c, hw), y (c): a convolution's
+ * bias gradient. One work-group per channel o (a few channels would leave most of a device idle
+ * with a work-item each), over the channel's n * hw values in flat (img, p) order, split by
+ * my_range(). A contiguous run is walked plane by plane without a division per value, four
+ * partial sums at a time. */
+__kernel void channel_sum(__global const float *x, __global float *y, const int n, const int c, const int hw,
+                          const float scale, const int chunk, __local float *scratch) {
+  const int o = (int)get_group_id(0);
+  const int4 e = my_range(n * hw, chunk);
+  float part = 0.0f;
+  if (e.z == 1 && e.x < e.y) {
+    int img = e.x / hw, p = e.x - img * hw;
+    float4 acc = (float4)(0.0f);
+    for (int i = e.x; i < e.y; img++, p = 0) {
+      const int run = min(hw - p, e.y - i);
+      __global const float *src = x + (img * c + o) * hw + p;
+      int j = 0;
+      for (; j + 4 <= run; j += 4) acc += vload4(0, src + j);
+      for (; j < run; j++) part += src[j];
+      i += run;
+    }
+    part += (acc.x + acc.y) + (acc.z + acc.w);
+  } else {
+    for (int i = e.x; i < e.y; i += e.z) {
+      const int img = i / hw;
+      part += x[(img * c + o) * hw + i - img * hw];
+    }
+  }
+  const float total = group_sum(part, scratch);
+  if (get_local_id(0) == 0) y[o] = scale * total;
+}
+
 /* loss[0] = mean of (pred - target)^2 over n. One work-group. */
 __kernel void mse(__global const float *pred, __global const float *target, __global float *loss, const int n,
                   const int chunk, __local float *scratch) {

@@ -152,19 +152,19 @@ static int backward_rule(grad_pass *p, int id, int dy) {
         if (accumulate(p, x, dx) != 0) return -1;
       }
       if (wants(p, id, 1)) {
-        int in[2] = {x, dy};
+        int in[2] = {n.inputs[2], dy};  /* the columns the forward product used */
         int dw = grad_node(g, NN_CONV2D_GRAD_WEIGHT, y1, in, 2);
         if (dw >= 0) g->nodes[dw].conv = n.conv;
         if (accumulate(p, y1, dw) != 0) return -1;
       }
-      if (n.ninputs > 2 && wants(p, id, 2)) {
+      if (n.ninputs > 3 && wants(p, id, 3)) {
         /* The bias (oc) was broadcast over (n, oc, h, w): its gradient sums dy over n, h, w. */
-        int db = grad_node(g, NN_REDUCE_TO, n.inputs[2], &dy, 1);
+        int db = grad_node(g, NN_REDUCE_TO, n.inputs[3], &dy, 1);
         if (db < 0) return -1;
         nn_graph_align4(&g->nodes[dy], g->nodes[db].a_dims);
         int to[4] = {1, n.conv.oc, 1, 1};
         memcpy(g->nodes[db].reduce_dims, to, sizeof to);
-        if (accumulate(p, n.inputs[2], db) != 0) return -1;
+        if (accumulate(p, n.inputs[3], db) != 0) return -1;
       }
       return 0;
     }
@@ -197,6 +197,7 @@ static int backward_rule(grad_pass *p, int id, int dy) {
     case NN_CONST:
     case NN_ACCURACY:
     case NN_BATCHNORM_STATS:  /* differentiated with the batchnorm that uses it */
+    case NN_IM2COL:           /* and the columns with the convolution */
       return 0;
     default: {
       char d[256];
@@ -213,7 +214,9 @@ static bool differentiable_input(const nn_node *n, int k) {
     case NN_ACCURACY:
     case NN_DROPOUT: return k == 0;
     case NN_BATCHNORM: return k != 1;
+    case NN_CONV2D: return k != 2;
     case NN_BATCHNORM_STATS:
+    case NN_IM2COL:
     case NN_INPUT:
     case NN_PARAM:
     case NN_SCALAR:

@@ -28,6 +28,7 @@ static const char *const op_names[NN_OPCODE_COUNT] = {
     [NN_MSE] = "mse",
     [NN_DROPOUT] = "dropout",
     [NN_RESHAPE] = "reshape",
+    [NN_IM2COL] = "im2col",
     [NN_CONV2D] = "conv2d",
     [NN_POOL2D] = "pool2d",
     [NN_BATCHNORM_STATS] = "batchnorm_stats",
@@ -455,12 +456,24 @@ int nn_graph_conv2d(nn_graph *g, int x, int weight, int bias, int stride_h, int 
     if (B->ndim != 1 || B->batched || B->shape[0] != W->shape[0])
       return node_fail(where, op, name, "bias must be (%lld,), got %s", (long long)W->shape[0], shape_str(B, sw, sizeof sw));
   }
+  /* The unrolled input, "<name>.cols": computed once, read by the product and the weight gradient. */
+  char cols_name[sizeof g->nodes[0].name] = "";
+  if (name && *name) snprintf(cols_name, sizeof cols_name, "%s.cols", name);
+  nn_node c = nn_graph_proto(NN_IM2COL, cols_name, where);
+  c.inputs[0] = x, c.ninputs = 1;
+  c.conv = s;
+  c.batched = true, c.ndim = 2;
+  c.shape[0] = 0, c.shape[1] = (int64_t)s.c * s.kh * s.kw * s.out_h * s.out_w;
+  int cols = nn_graph_append(g, &c);
+  if (cols < 0) return -1;
   nn_node n = nn_graph_proto(NN_CONV2D, name, where);
-  n.inputs[0] = x, n.inputs[1] = weight, n.inputs[2] = bias, n.ninputs = bias >= 0 ? 3 : 2;
+  n.inputs[0] = x, n.inputs[1] = weight, n.inputs[2] = cols, n.inputs[3] = bias, n.ninputs = bias >= 0 ? 4 : 3;
   n.conv = s;
   n.batched = true, n.ndim = 4;
   n.shape[0] = 0, n.shape[1] = s.oc, n.shape[2] = s.out_h, n.shape[3] = s.out_w;
-  return nn_graph_append(g, &n);
+  int id = nn_graph_append(g, &n);
+  if (id < 0) nn_graph_truncate(g, cols);
+  return id;
 }
 
 int nn_graph_pool2d(nn_graph *g, int x, bool max, int kh, int kw, int stride_h, int stride_w, const int pad[4],

@@ -369,9 +369,13 @@ static int run_node(nn_plan *p, int id, int n) {
       }
       return nn_op_dropout(cl, in[0], y, in[1], numel, dropout_seed(m, id), what);
     case NN_DROPOUT_GRAD: return nn_op_dropout_backward(cl, in[0], y, in[1], numel, dropout_seed(m, node->forward), what);
+    case NN_IM2COL: {
+      nn_conv_shape s = conv_at(node, n);
+      return nn_op_im2col(cl, &s, in[0], y, what);
+    }
     case NN_CONV2D: {
       nn_conv_shape s = conv_at(node, n);
-      return nn_op_conv2d(cl, &s, in[0], in[1], node->ninputs > 2 ? in[2] : NULL, y, p->workspace[id], what);
+      return nn_op_conv2d(cl, &s, in[2], in[1], node->ninputs > 3 ? in[3] : NULL, y, p->workspace[id], what);
     }
     case NN_CONV2D_GRAD_INPUT: {
       nn_conv_shape s = conv_at(node, n);

@@ -277,10 +277,11 @@ int nn_op_reduce_to(nn_cl *cl, cl_mem x, const int x_dims[4], cl_mem y, const in
   /* Per-channel sums, (n, c, hw) -> (c) (a convolution's bias gradient): a work-group per channel. */
   if (xd[0] == 1 && yd[0][0] == 1 && yd[0][1] == 1 && yd[0][2] == xd[2] && yd[0][3] == 1) {
     size_t local;
-    if (find_kernel(cl, "elementwise", "reduce_to_channels", &k, what) != 0 ||
-        reduction_size(cl, k, &local, what) != 0 ||
-        nn_cl_args(k, what, NN_ARG(x), NN_ARG(y), NN_ARG(xd[1]), NN_ARG(xd[2]), NN_ARG(xd[3]), NN_ARG(scale),
-                   NN_LOCAL(local * sizeof(float)), NN_END) != 0)
+    if (find_kernel(cl, "rows", "channel_sum", &k, what) != 0 || reduction_size(cl, k, &local, what) != 0)
+      return -1;
+    int chunk = reduction_chunk(cl, xd[1] * xd[3], local);
+    if (nn_cl_args(k, what, NN_ARG(x), NN_ARG(y), NN_ARG(xd[1]), NN_ARG(xd[2]), NN_ARG(xd[3]), NN_ARG(scale),
+                   NN_ARG(chunk), NN_LOCAL(local * sizeof(float)), NN_END) != 0)
       return -1;
     return nn_cl_run1d(cl, k, (size_t)xd[2] * local, local, what);
   }

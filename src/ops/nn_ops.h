@@ -142,18 +142,28 @@ typedef struct nn_conv_shape {
 /* Fills out_h, out_w; fails (naming `what`) on a window larger than the padded input, a stride
  * below 1 or negative padding. */
 int nn_conv_shape_infer(nn_conv_shape *s, const char *what);
-/* The scratch floats the conv functions need (im2col); the caller provides a buffer of
- * at least this size (the graph engine plans it with the other tensors). */
+/* The scratch floats the conv functions need (im2col and GEMM results for a chunk of images);
+ * the caller provides a buffer of at least this size (the graph engine plans it with the other
+ * tensors). */
 size_t nn_conv_workspace(const nn_conv_shape *s);
+/* Floats of the columns matrix cols (K, n * out_h * out_w), K = c * kh * kw: column
+ * img * out_h * out_w + oy * out_w + ox holds the input window under output pixel (oy, ox) of
+ * image img, row (ci * kh + ky) * kw + kx, zeros where the window lies in the padding. */
+size_t nn_conv_cols(const nn_conv_shape *s);
 
-/* y (n, oc, out_h, out_w) = conv(x (n, c, h, w), w (oc, c, kh, kw)) + bias (oc); bias may be NULL. */
-int nn_op_conv2d(nn_cl *cl, const nn_conv_shape *s, cl_mem x, cl_mem w, cl_mem bias, cl_mem y,
+/* cols (K, n * out_h * out_w) from x (n, c, h, w): the convolution's input, unrolled once for the
+ * forward product and the weight gradient both. */
+int nn_op_im2col(nn_cl *cl, const nn_conv_shape *s, cl_mem x, cl_mem cols, const char *what);
+/* y (n, oc, out_h, out_w) = w (oc, K) x cols (K, n * out_h * out_w) + bias (oc), in NCHW order:
+ * the convolution of x with w; bias may be NULL. */
+int nn_op_conv2d(nn_cl *cl, const nn_conv_shape *s, cl_mem cols, cl_mem w, cl_mem bias, cl_mem y,
                  cl_mem workspace, const char *what);
 /* dx (n, c, h, w) from dy (n, oc, out_h, out_w) and w. */
 int nn_op_conv2d_backward_input(nn_cl *cl, const nn_conv_shape *s, cl_mem dy, cl_mem w, cl_mem dx,
                                 cl_mem workspace, const char *what);
-/* dw (oc, c, kh, kw) and dbias (oc) (may be NULL; graphs take it from nn_op_reduce_to, as this does) from x and dy. */
-int nn_op_conv2d_backward_weight(nn_cl *cl, const nn_conv_shape *s, cl_mem x, cl_mem dy, cl_mem dw, cl_mem dbias,
+/* dw (oc, c, kh, kw) and dbias (oc) (may be NULL; graphs take it from nn_op_reduce_to, as this
+ * does) from x's columns cols (nn_op_im2col) and dy. */
+int nn_op_conv2d_backward_weight(nn_cl *cl, const nn_conv_shape *s, cl_mem cols, cl_mem dy, cl_mem dw, cl_mem dbias,
                                  cl_mem workspace, const char *what);
 
 /* Max or average pooling; oc is unused (= c). Padding counts as -inf for max and is excluded

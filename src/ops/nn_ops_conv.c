@@ -1,11 +1,14 @@
 /* Convolution, pooling and batch normalisation (nn_ops.h), with kernels in cl/conv.cl,
  * cl/pool.cl and cl/batchnorm.cl.
  *
- * Convolution is im2col + GEMM over chunks of images: a chunk's windows are unrolled into
- * cols (K, chunk * ohw), K = c * kh * kw, so one nn_gemm covers the chunk with N = chunk * ohw
- * instead of one small GEMM per image (ohw is 49 for the report's last conv layers, far below the
- * GEMM's tile sizes). The GEMM's result (oc, chunk * ohw) is then reordered to NCHW. The chunk is
- * as many images as fit in CONV_WORKSPACE_FLOATS, so the workspace stays bounded whatever n is. */
+ * Convolution is im2col + GEMM. The input is unrolled once into cols (K, n * ohw), K = c * kh * kw
+ * (nn_op_im2col, a node of its own in graphs), which both the forward product and the weight
+ * gradient read, so a training step unrolls each input once. The GEMMs run over chunks of images:
+ * one nn_gemm covers a chunk with N = chunk * ohw instead of one small GEMM per image (ohw is 49
+ * for the report's last conv layers, far below the GEMM's tile sizes), and its result
+ * (oc, chunk * ohw) is reordered to NCHW while it is in the cache. The input gradient unrolls
+ * chunk by chunk too (cols = W^T x dy, then col2im). The chunk is as many images as fit in
+ * CONV_WORKSPACE_FLOATS, so the workspace stays bounded whatever n is. */
 #include "nn_ops.h"
 
 #include <limits.h>
@@ -45,9 +48,11 @@ int nn_conv_shape_infer(nn_conv_shape *s, const char *what) {
                    (long long)pw);
   int64_t oh = (ph - s->kh) / s->stride_h + 1, ow = (pw - s->kw) / s->stride_w + 1;
   int64_t oc = s->oc > s->c ? s->oc : s->c;
-  /* Kernels index with int; the workspace holds (K + oc) * ohw floats per image. */
+  /* Kernels index with int: the tensors, a batch's columns (K, n * ohw) and the workspace's
+   * (K + oc) * ohw floats per image. */
+  int64_t kdim = (int64_t)s->c * s->kh * s->kw;
   if ((int64_t)s->n * s->c * s->h * s->w > INT_MAX || s->n * oc * oh * ow > INT_MAX ||
-      ((int64_t)s->c * s->kh * s->kw + oc) * oh * ow > INT_MAX)
+      (kdim + oc) * oh * ow > INT_MAX || kdim * s->n * oh * ow > INT_MAX)
     return nn_fail("%s: input (%d, %d, %d, %d) with a %dx%d window makes tensors of 2^31 elements or more", what,
                    s->n, s->c, s->h, s->w, s->kh, s->kw);
   s->out_h = (int)oh;
@@ -80,6 +85,18 @@ static int conv_chunk(const nn_conv_shape *s) {
 
 size_t nn_conv_workspace(const nn_conv_shape *s) { return (size_t)conv_chunk(s) * conv_image_floats(s); }
 
+size_t nn_conv_cols(const nn_conv_shape *s) {
+  return (size_t)s->c * s->kh * s->kw * (size_t)s->n * (size_t)s->out_h * (size_t)s->out_w;
+}
+
+/* Catches a cols buffer that is too small (a planner bug) before a kernel writes past it. */
+static int check_cols(const nn_conv_shape *s, cl_mem cols, const char *what) {
+  size_t bytes = 0, need = nn_conv_cols(s) * sizeof(float);
+  if (nn_cl_check(clGetMemObjectInfo(cols, CL_MEM_SIZE, sizeof bytes, &bytes, NULL), what) != 0) return -1;
+  if (bytes < need) return nn_fail("%s: cols of %zu bytes, the convolution's columns need %zu", what, bytes, need);
+  return 0;
+}
+
 static int check_conv(const nn_conv_shape *s, cl_mem workspace, const char *what) {
   if (check_geometry(s, what) != 0) return -1;
   if (s->oc < 1) return nn_fail("%s: a convolution needs at least 1 output channel, got %d", what, s->oc);
@@ -91,13 +108,13 @@ static int check_conv(const nn_conv_shape *s, cl_mem workspace, const char *what
 
 /* ---- convolution ---- */
 
-/* cols (K, nimg * ohw) at the start of ws from images img0 .. img0 + nimg - 1 of x (n, c, h, w). */
-static int conv_im2col(nn_cl *cl, const nn_conv_shape *s, cl_mem x, cl_mem ws, int img0, int nimg,
+/* cols (K, nimg * ohw), at the start of buffer cols, from images img0 .. img0 + nimg - 1 of x (n, c, h, w). */
+static int conv_im2col(nn_cl *cl, const nn_conv_shape *s, cl_mem x, cl_mem cols, int img0, int nimg,
                        const char *what) {
   cl_kernel k;
   if (nn_cl_kernel(cl, "conv", "conv_im2col", &k) != 0) return nn_fail_prefix("%s", what);
   size_t global[2] = {(size_t)nimg, (size_t)s->c * s->kh * s->kw};
-  if (nn_cl_args(k, what, NN_ARG(x), NN_ARG(ws), NN_ARG(img0), NN_ARG(nimg), NN_ARG(s->c), NN_ARG(s->h),
+  if (nn_cl_args(k, what, NN_ARG(x), NN_ARG(cols), NN_ARG(img0), NN_ARG(nimg), NN_ARG(s->c), NN_ARG(s->h),
                  NN_ARG(s->w), NN_ARG(s->kh), NN_ARG(s->kw), NN_ARG(s->stride_h), NN_ARG(s->stride_w),
                  NN_ARG(s->pad_top), NN_ARG(s->pad_left), NN_ARG(s->out_h), NN_ARG(s->out_w), NN_END) != 0)
     return -1;
@@ -117,19 +134,23 @@ static int conv_nchw_to_rows(nn_cl *cl, const nn_conv_shape *s, cl_mem dy, cl_me
   return nn_cl_run2d(cl, k, global, NULL, what);
 }
 
-int nn_op_conv2d(nn_cl *cl, const nn_conv_shape *s, cl_mem x, cl_mem w, cl_mem bias, cl_mem y,
+int nn_op_im2col(nn_cl *cl, const nn_conv_shape *s, cl_mem x, cl_mem cols, const char *what) {
+  if (check_geometry(s, what) != 0 || check_cols(s, cols, what) != 0) return -1;
+  return conv_im2col(cl, s, x, cols, 0, s->n, what);
+}
+
+int nn_op_conv2d(nn_cl *cl, const nn_conv_shape *s, cl_mem cols, cl_mem w, cl_mem bias, cl_mem y,
                  cl_mem workspace, const char *what) {
-  if (check_conv(s, workspace, what) != 0) return -1;
+  if (check_conv(s, workspace, what) != 0 || check_cols(s, cols, what) != 0) return -1;
   cl_kernel to_nchw;
   if (nn_cl_kernel(cl, "conv", "conv_rows_to_nchw", &to_nchw) != 0) return nn_fail_prefix("%s", what);
-  int chunk = conv_chunk(s), ohw = s->out_h * s->out_w, kdim = s->c * s->kh * s->kw;
+  int chunk = conv_chunk(s), ohw = s->out_h * s->out_w, kdim = s->c * s->kh * s->kw, rows_at = 0;
   for (int img0 = 0; img0 < s->n; img0 += chunk) {
-    int nimg = s->n - img0 < chunk ? s->n - img0 : chunk, ncols = nimg * ohw, rows_at = kdim * ncols;
-    /* rows (oc, ncols) = w (oc, K) x cols (K, ncols) */
-    if (conv_im2col(cl, s, x, workspace, img0, nimg, what) != 0 ||
-        nn_gemm(cl, false, false, (size_t)s->oc, (size_t)ncols, (size_t)kdim, 1.0f, (nn_matrix){w, 0, (size_t)kdim},
-                (nn_matrix){workspace, 0, (size_t)ncols}, 0.0f, (nn_matrix){workspace, (size_t)rows_at, (size_t)ncols},
-                what) != 0)
+    int nimg = s->n - img0 < chunk ? s->n - img0 : chunk, ncols = nimg * ohw;
+    /* rows (oc, ncols) = w (oc, K) x the chunk's columns of cols (K, n * ohw) */
+    if (nn_gemm(cl, false, false, (size_t)s->oc, (size_t)ncols, (size_t)kdim, 1.0f, (nn_matrix){w, 0, (size_t)kdim},
+                (nn_matrix){cols, (size_t)img0 * ohw, (size_t)s->n * ohw}, 0.0f,
+                (nn_matrix){workspace, (size_t)rows_at, (size_t)ncols}, what) != 0)
       return -1;
     size_t global[2] = {(size_t)nimg, (size_t)s->oc};
     if (nn_cl_args(to_nchw, what, NN_ARG(workspace), NN_ARG(rows_at), NN_ARG(bias), NN_ARG(y), NN_ARG(img0),
@@ -164,17 +185,17 @@ int nn_op_conv2d_backward_input(nn_cl *cl, const nn_conv_shape *s, cl_mem dy, cl
   return 0;
 }
 
-int nn_op_conv2d_backward_weight(nn_cl *cl, const nn_conv_shape *s, cl_mem x, cl_mem dy, cl_mem dw, cl_mem dbias,
+int nn_op_conv2d_backward_weight(nn_cl *cl, const nn_conv_shape *s, cl_mem cols, cl_mem dy, cl_mem dw, cl_mem dbias,
                                  cl_mem workspace, const char *what) {
-  if (check_conv(s, workspace, what) != 0) return -1;
+  if (check_conv(s, workspace, what) != 0 || check_cols(s, cols, what) != 0) return -1;
   int chunk = conv_chunk(s), ohw = s->out_h * s->out_w, kdim = s->c * s->kh * s->kw;
   for (int img0 = 0; img0 < s->n; img0 += chunk) {
-    int nimg = s->n - img0 < chunk ? s->n - img0 : chunk, ncols = nimg * ohw, rows_at = kdim * ncols;
-    /* dw (oc, K) (+)= rows (oc, ncols) x cols^T (ncols, K): the first chunk overwrites. */
-    if (conv_im2col(cl, s, x, workspace, img0, nimg, what) != 0 ||
-        conv_nchw_to_rows(cl, s, dy, workspace, rows_at, img0, nimg, what) != 0 ||
+    int nimg = s->n - img0 < chunk ? s->n - img0 : chunk, ncols = nimg * ohw;
+    /* dw (oc, K) (+)= rows (oc, ncols) x (the chunk's columns of cols)^T (ncols, K): the first
+     * chunk overwrites. */
+    if (conv_nchw_to_rows(cl, s, dy, workspace, 0, img0, nimg, what) != 0 ||
         nn_gemm(cl, false, true, (size_t)s->oc, (size_t)kdim, (size_t)ncols, 1.0f,
-                (nn_matrix){workspace, (size_t)rows_at, (size_t)ncols}, (nn_matrix){workspace, 0, (size_t)ncols},
+                (nn_matrix){workspace, 0, (size_t)ncols}, (nn_matrix){cols, (size_t)img0 * ohw, (size_t)s->n * ohw},
                 img0 == 0 ? 0.0f : 1.0f, (nn_matrix){dw, 0, (size_t)kdim}, what) != 0)
       return -1;
   }

@@ -164,14 +164,16 @@ typedef struct {
 
 typedef struct {
   const nn_conv_shape *s;
-  dev_array *x, *w, *b, *y;
+  dev_array *x, *w, *b, *y, *cols;
   nn_buffer *ws;
   const char *label;
 } conv_ctx;
 
+/* y from x as a graph computes it: the columns, then the product. */
 static void conv_forward(void *p, float *out) {
   conv_ctx *c = p;
-  CHECK_OK(nn_op_conv2d(cl, c->s, c->x->buf.mem, c->w->buf.mem, c->b ? c->b->buf.mem : NULL, c->y->buf.mem,
+  CHECK_OK(nn_op_im2col(cl, c->s, c->x->buf.mem, c->cols->buf.mem, c->label));
+  CHECK_OK(nn_op_conv2d(cl, c->s, c->cols->buf.mem, c->w->buf.mem, c->b ? c->b->buf.mem : NULL, c->y->buf.mem,
                         c->ws->mem, c->label));
   CHECK_OK(nn_cl_read(cl, &c->y->buf, 0, out, (size_t)c->y->n * sizeof(float)));
 }
@@ -183,17 +185,22 @@ static void test_conv(conv_case cc) {
   int nx = s.n * s.c * s.h * s.w, nw = s.oc * s.c * s.kh * s.kw, ny = s.n * s.oc * s.out_h * s.out_w;
   dev_array x = dev_quarters(nx), w = dev_quarters(nw), b = dev_quarters(s.oc), dy = dev_quarters(ny);
   dev_array y = dev_guarded(ny), dx = dev_guarded(nx), dw = dev_guarded(nw), db = dev_guarded(s.oc);
+  dev_array cols = dev_guarded((int)nn_conv_cols(&s));
   nn_buffer ws;
   CHECK_OK(nn_cl_alloc(cl, nn_conv_workspace(&s) * sizeof(float), "conv workspace", &ws));
-  fill_nan(&y), fill_nan(&dx), fill_nan(&dw), fill_nan(&db);
+  fill_nan(&y), fill_nan(&dx), fill_nan(&dw), fill_nan(&db), fill_nan(&cols);
 
-  CHECK_OK(nn_op_conv2d(cl, &s, x.buf.mem, w.buf.mem, cc.bias ? b.buf.mem : NULL, y.buf.mem, ws.mem, cc.label));
+  CHECK_OK(nn_op_im2col(cl, &s, x.buf.mem, cols.buf.mem, cc.label));
+  CHECK_OK(nn_op_conv2d(cl, &s, cols.buf.mem, w.buf.mem, cc.bias ? b.buf.mem : NULL, y.buf.mem, ws.mem, cc.label));
   CHECK_OK(nn_op_conv2d_backward_input(cl, &s, dy.buf.mem, w.buf.mem, dx.buf.mem, ws.mem, cc.label));
-  CHECK_OK(nn_op_conv2d_backward_weight(cl, &s, x.buf.mem, dy.buf.mem, dw.buf.mem, cc.bias ? db.buf.mem : NULL,
+  CHECK_OK(nn_op_conv2d_backward_weight(cl, &s, cols.buf.mem, dy.buf.mem, dw.buf.mem, cc.bias ? db.buf.mem : NULL,
                                         ws.mem, cc.label));
-  dev_download(cl, &y), dev_download(cl, &dx), dev_download(cl, &dw), dev_download(cl, &db);
-  CHECK(guard_intact(&y) && guard_intact(&dx) && guard_intact(&dw) && guard_intact(&db),
+  dev_download(cl, &y), dev_download(cl, &dx), dev_download(cl, &dw), dev_download(cl, &db), dev_download(cl, &cols);
+  CHECK(guard_intact(&y) && guard_intact(&dx) && guard_intact(&dw) && guard_intact(&db) && guard_intact(&cols),
         "%s: an op wrote past the end of its output", cc.label);
+  bool cols_written = true;  /* im2col writes every element, zeros in the padding */
+  for (int i = 0; i < cols.n; i++) cols_written = cols_written && !isnan(cols.host[i]);
+  CHECK(cols_written, "%s: im2col left elements of cols unwritten", cc.label);
 
   double *ry = malloc(sizeof(double) * (size_t)ny), *rdx = malloc(sizeof(double) * (size_t)nx);
   double *rdw = malloc(sizeof(double) * (size_t)nw), *rdb = malloc(sizeof(double) * (size_t)s.oc);
@@ -208,7 +215,7 @@ static void test_conv(conv_case cc) {
 
   double fx = 0, fw = 0, fb = 0;
   if (cc.fd) {
-    conv_ctx ctx = {&s, &x, &w, cc.bias ? &b : NULL, &y, &ws, cc.label};
+    conv_ctx ctx = {&s, &x, &w, cc.bias ? &b : NULL, &y, &cols, &ws, cc.label};
     fx = check_fd(cc.label, conv_forward, &ctx, &x, dx.host, cc.fd, 0.5, dy.host, ny);
     fw = check_fd(cc.label, conv_forward, &ctx, &w, dw.host, cc.fd, 0.5, dy.host, ny);
     if (cc.bias) fb = check_fd(cc.label, conv_forward, &ctx, &b, db.host, cc.fd, 0.5, dy.host, ny);
@@ -218,7 +225,7 @@ static void test_conv(conv_case cc) {
   free(ry), free(rdx), free(rdw), free(rdb);
   nn_cl_free(cl, &ws);
   dev_free(cl, &x), dev_free(cl, &w), dev_free(cl, &b), dev_free(cl, &dy);
-  dev_free(cl, &y), dev_free(cl, &dx), dev_free(cl, &dw), dev_free(cl, &db);
+  dev_free(cl, &y), dev_free(cl, &dx), dev_free(cl, &dw), dev_free(cl, &db), dev_free(cl, &cols);
 }
 
 /* The report's CNN geometry: 4x4 kernels, Keras 'same', 28 -> 28 (stride 1) -> 14 -> 7 (stride 2). */
@@ -300,6 +307,9 @@ static void test_shape_errors(void) {
   CHECK_OK(nn_cl_alloc(cl, 64, "small", &small));
   CHECK(nn_op_conv2d(cl, &s, small.mem, small.mem, NULL, small.mem, small.mem, "conv2d 'c'") != 0 &&
             strstr(nn_error(), "workspace of 64 bytes") != NULL,
+        "message: %s", nn_error());
+  CHECK(nn_op_im2col(cl, &s, small.mem, small.mem, "conv2d 'c'") != 0 &&
+            strstr(nn_error(), "cols of 64 bytes, the convolution's columns need") != NULL,
         "message: %s", nn_error());
   s.out_w++;
   CHECK(nn_op_pool2d(cl, &s, true, small.mem, small.mem, "pool 'p'") != 0 &&
