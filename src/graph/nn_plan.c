@@ -164,7 +164,9 @@ static int plan_memory(nn_plan *p, const int *targets, int ntargets) {
     }
     if (uses_workspace(n)) {
       nn_conv_shape s = conv_at(n, p->batch);
-      work_size[id] = nn_conv_workspace(&s) * sizeof(float);
+      nn_conv_part part = n->op == NN_CONV2D ? NN_CONV_FORWARD
+                          : n->op == NN_CONV2D_GRAD_INPUT ? NN_CONV_GRAD_INPUT : NN_CONV_GRAD_WEIGHT;
+      work_size[id] = nn_conv_workspace(&s, part) * sizeof(float);
       if (work_size[id] && arena_take(&a, work_size[id], -1, &work_offset[id]) != 0) goto done;
       if (work_size[id]) arena_release(&a, -1);
     }

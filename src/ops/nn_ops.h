@@ -142,10 +142,11 @@ typedef struct nn_conv_shape {
 /* Fills out_h, out_w; fails (naming `what`) on a window larger than the padded input, a stride
  * below 1 or negative padding. */
 int nn_conv_shape_infer(nn_conv_shape *s, const char *what);
-/* The scratch floats the conv functions need (im2col and GEMM results for a chunk of images);
- * the caller provides a buffer of at least this size (the graph engine plans it with the other
- * tensors). */
-size_t nn_conv_workspace(const nn_conv_shape *s);
+/* The three parts of a convolution, which need different workspaces. */
+typedef enum nn_conv_part { NN_CONV_FORWARD, NN_CONV_GRAD_INPUT, NN_CONV_GRAD_WEIGHT } nn_conv_part;
+/* The scratch floats a part needs (GEMM operands for a chunk of images); the caller provides a
+ * buffer of at least this size (the graph engine plans it with the other tensors). */
+size_t nn_conv_workspace(const nn_conv_shape *s, nn_conv_part part);
 /* Floats of the columns matrix cols (K, n * out_h * out_w), K = c * kh * kw: column
  * img * out_h * out_w + oy * out_w + ox holds the input window under output pixel (oy, ox) of
  * image img, row (ci * kh + ky) * kw + kx, zeros where the window lies in the padding. */

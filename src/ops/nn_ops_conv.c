@@ -17,11 +17,16 @@
 #include "nn_base.h"
 #include "nn_gemm.h"
 
-/* Workspace the convolutions aim for: 8 MB, so that a chunk's columns stay in the CPU's 32 MB
- * last-level cache between im2col and the GEMM that reads them, next to the GEMM's own packing.
- * CNN-1's three layers at n=128 then run in chunks of 55, 18 and 37 images; timing them with
- * 1 to 16 M floats (on a loaded 2-core machine) found no size faster than this one. */
+/* Workspace the input gradient aims for: 8 MB, so that a chunk's columns stay in the CPU's 32 MB
+ * last-level cache between the GEMM that writes them and col2im, next to the GEMM's own packing.
+ * CNN-1's last two layers at n=128 then run in chunks of 18 and 37 images; timing them with 1 to
+ * 16 M floats (on a loaded 2-core machine) found no size faster than this one. */
 #define CONV_WORKSPACE_FLOATS ((size_t)2 << 20)
+/* The forward product and the weight gradient need only the GEMM's (oc, chunk * ohw) side in the
+ * workspace (the columns are a node of their own), and they gain from large GEMMs: OpenBLAS on
+ * CNN-1's second layer ran 64x25088x512 at 1.6x and 64x512x25088 at 2.2x the rate of the 18-image
+ * chunks. 16 MB holds the whole batch of 128 for every layer of the report's CNNs. */
+#define CONV_ROWS_FLOATS ((size_t)4 << 20)
 
 /* Work-items per work-group of the per-channel reductions: 256, or the device's largest
  * power-of-two work-group if smaller (the kernels' trees need a power of two). */
@@ -71,19 +76,24 @@ static int check_geometry(const nn_conv_shape *s, const char *what) {
   return 0;
 }
 
-/* Floats of workspace one image needs: its columns (K, ohw) and its GEMM result (oc, ohw). */
-static size_t conv_image_floats(const nn_conv_shape *s) {
-  return ((size_t)s->c * s->kh * s->kw + (size_t)s->oc) * (size_t)s->out_h * (size_t)s->out_w;
+/* Floats of workspace one image needs: the input gradient, its columns (K, ohw) and the GEMM's
+ * other operand (oc, ohw); the forward product and the weight gradient, the (oc, ohw) side only. */
+static size_t conv_image_floats(const nn_conv_shape *s, nn_conv_part part) {
+  size_t k = part == NN_CONV_GRAD_INPUT ? (size_t)s->c * s->kh * s->kw : 0;
+  return (k + (size_t)s->oc) * (size_t)s->out_h * (size_t)s->out_w;
 }
 
-/* Images per GEMM: as many as fit in CONV_WORKSPACE_FLOATS, at least one, at most n. */
-static int conv_chunk(const nn_conv_shape *s) {
-  size_t per = conv_image_floats(s), chunk = CONV_WORKSPACE_FLOATS / (per ? per : 1);
+/* Images per GEMM: as many as fit in the part's budget, at least one, at most n. */
+static int conv_chunk(const nn_conv_shape *s, nn_conv_part part) {
+  size_t budget = part == NN_CONV_GRAD_INPUT ? CONV_WORKSPACE_FLOATS : CONV_ROWS_FLOATS;
+  size_t per = conv_image_floats(s, part), chunk = budget / (per ? per : 1);
   if (chunk < 1) chunk = 1;
   return chunk < (size_t)s->n ? (int)chunk : s->n;
 }
 
-size_t nn_conv_workspace(const nn_conv_shape *s) { return (size_t)conv_chunk(s) * conv_image_floats(s); }
+size_t nn_conv_workspace(const nn_conv_shape *s, nn_conv_part part) {
+  return (size_t)conv_chunk(s, part) * conv_image_floats(s, part);
+}
 
 size_t nn_conv_cols(const nn_conv_shape *s) {
   return (size_t)s->c * s->kh * s->kw * (size_t)s->n * (size_t)s->out_h * (size_t)s->out_w;
@@ -97,10 +107,10 @@ static int check_cols(const nn_conv_shape *s, cl_mem cols, const char *what) {
   return 0;
 }
 
-static int check_conv(const nn_conv_shape *s, cl_mem workspace, const char *what) {
+static int check_conv(const nn_conv_shape *s, nn_conv_part part, cl_mem workspace, const char *what) {
   if (check_geometry(s, what) != 0) return -1;
   if (s->oc < 1) return nn_fail("%s: a convolution needs at least 1 output channel, got %d", what, s->oc);
-  size_t bytes = 0, need = nn_conv_workspace(s) * sizeof(float);
+  size_t bytes = 0, need = nn_conv_workspace(s, part) * sizeof(float);
   if (nn_cl_check(clGetMemObjectInfo(workspace, CL_MEM_SIZE, sizeof bytes, &bytes, NULL), what) != 0) return -1;
   if (bytes < need) return nn_fail("%s: workspace of %zu bytes, the convolution needs %zu", what, bytes, need);
   return 0;
@@ -141,10 +151,10 @@ int nn_op_im2col(nn_cl *cl, const nn_conv_shape *s, cl_mem x, cl_mem cols, const
 
 int nn_op_conv2d(nn_cl *cl, const nn_conv_shape *s, cl_mem cols, cl_mem w, cl_mem bias, cl_mem y,
                  cl_mem workspace, const char *what) {
-  if (check_conv(s, workspace, what) != 0 || check_cols(s, cols, what) != 0) return -1;
+  if (check_conv(s, NN_CONV_FORWARD, workspace, what) != 0 || check_cols(s, cols, what) != 0) return -1;
   cl_kernel to_nchw;
   if (nn_cl_kernel(cl, "conv", "conv_rows_to_nchw", &to_nchw) != 0) return nn_fail_prefix("%s", what);
-  int chunk = conv_chunk(s), ohw = s->out_h * s->out_w, kdim = s->c * s->kh * s->kw, rows_at = 0;
+  int chunk = conv_chunk(s, NN_CONV_FORWARD), ohw = s->out_h * s->out_w, kdim = s->c * s->kh * s->kw, rows_at = 0;
   for (int img0 = 0; img0 < s->n; img0 += chunk) {
     int nimg = s->n - img0 < chunk ? s->n - img0 : chunk, ncols = nimg * ohw;
     /* rows (oc, ncols) = w (oc, K) x the chunk's columns of cols (K, n * ohw) */
@@ -163,10 +173,10 @@ int nn_op_conv2d(nn_cl *cl, const nn_conv_shape *s, cl_mem cols, cl_mem w, cl_me
 
 int nn_op_conv2d_backward_input(nn_cl *cl, const nn_conv_shape *s, cl_mem dy, cl_mem w, cl_mem dx,
                                 cl_mem workspace, const char *what) {
-  if (check_conv(s, workspace, what) != 0) return -1;
+  if (check_conv(s, NN_CONV_GRAD_INPUT, workspace, what) != 0) return -1;
   cl_kernel col2im;
   if (nn_cl_kernel(cl, "conv", "conv_col2im", &col2im) != 0) return nn_fail_prefix("%s", what);
-  int chunk = conv_chunk(s), ohw = s->out_h * s->out_w, kdim = s->c * s->kh * s->kw;
+  int chunk = conv_chunk(s, NN_CONV_GRAD_INPUT), ohw = s->out_h * s->out_w, kdim = s->c * s->kh * s->kw;
   for (int img0 = 0; img0 < s->n; img0 += chunk) {
     int nimg = s->n - img0 < chunk ? s->n - img0 : chunk, ncols = nimg * ohw, rows_at = kdim * ncols;
     /* cols (K, ncols) = w^T (K, oc) x rows (oc, ncols) */
@@ -187,8 +197,8 @@ int nn_op_conv2d_backward_input(nn_cl *cl, const nn_conv_shape *s, cl_mem dy, cl
 
 int nn_op_conv2d_backward_weight(nn_cl *cl, const nn_conv_shape *s, cl_mem cols, cl_mem dy, cl_mem dw, cl_mem dbias,
                                  cl_mem workspace, const char *what) {
-  if (check_conv(s, workspace, what) != 0 || check_cols(s, cols, what) != 0) return -1;
-  int chunk = conv_chunk(s), ohw = s->out_h * s->out_w, kdim = s->c * s->kh * s->kw;
+  if (check_conv(s, NN_CONV_GRAD_WEIGHT, workspace, what) != 0 || check_cols(s, cols, what) != 0) return -1;
+  int chunk = conv_chunk(s, NN_CONV_GRAD_WEIGHT), ohw = s->out_h * s->out_w, kdim = s->c * s->kh * s->kw;
   for (int img0 = 0; img0 < s->n; img0 += chunk) {
     int nimg = s->n - img0 < chunk ? s->n - img0 : chunk, ncols = nimg * ohw;
     /* dw (oc, K) (+)= rows (oc, ncols) x (the chunk's columns of cols)^T (ncols, K): the first

@@ -187,7 +187,10 @@ static void test_conv(conv_case cc) {
   dev_array y = dev_guarded(ny), dx = dev_guarded(nx), dw = dev_guarded(nw), db = dev_guarded(s.oc);
   dev_array cols = dev_guarded((int)nn_conv_cols(&s));
   nn_buffer ws;
-  CHECK_OK(nn_cl_alloc(cl, nn_conv_workspace(&s) * sizeof(float), "conv workspace", &ws));
+  size_t ws_floats = nn_conv_workspace(&s, NN_CONV_FORWARD);  /* one buffer, large enough for every part */
+  if (nn_conv_workspace(&s, NN_CONV_GRAD_INPUT) > ws_floats) ws_floats = nn_conv_workspace(&s, NN_CONV_GRAD_INPUT);
+  if (nn_conv_workspace(&s, NN_CONV_GRAD_WEIGHT) > ws_floats) ws_floats = nn_conv_workspace(&s, NN_CONV_GRAD_WEIGHT);
+  CHECK_OK(nn_cl_alloc(cl, ws_floats * sizeof(float), "conv workspace", &ws));
   fill_nan(&y), fill_nan(&dx), fill_nan(&dw), fill_nan(&db), fill_nan(&cols);
 
   CHECK_OK(nn_op_im2col(cl, &s, x.buf.mem, cols.buf.mem, cc.label));
@@ -245,9 +248,17 @@ static void test_convs(void) {
   /* Several GEMM chunks with a partial last one, at the report's channel counts. */
   nn_conv_shape big = {40, 32, 28, 28, 64, 4, 4, 2, 2, 1, 1, 1, 1, 0, 0};
   CHECK_OK(nn_conv_shape_infer(&big, "big"));
-  CHECK(nn_conv_workspace(&big) < (size_t)big.n * (32 * 16 + 64) * 14 * 14,
+  CHECK(nn_conv_workspace(&big, NN_CONV_GRAD_INPUT) < (size_t)big.n * (32 * 16 + 64) * 14 * 14,
         "the workspace holds the whole batch, so chunking goes untested");
   test_conv((conv_case){"several chunks, n=40 32->64 28x28 s2", 40, 32, 28, 28, 64, 4, 4, 2, 2, 1, 1, 1, 1, true, 0});
+  /* The forward product and the weight gradient chunk by their (oc, ohw) side alone: 256 channels
+   * of 30x30 outputs make chunks of 18 images, so 24 images take a full and a partial one. */
+  nn_conv_shape wide = {24, 2, 60, 60, 256, 4, 4, 2, 2, 1, 1, 1, 1, 0, 0};
+  CHECK_OK(nn_conv_shape_infer(&wide, "wide"));
+  CHECK(nn_conv_workspace(&wide, NN_CONV_FORWARD) < (size_t)wide.n * 256 * 30 * 30 &&
+            nn_conv_workspace(&wide, NN_CONV_GRAD_WEIGHT) < (size_t)wide.n * 256 * 30 * 30,
+        "the forward workspace holds the whole batch, so its chunking goes untested");
+  test_conv(same_case("forward chunks, n=24 2->256 60x60 s2", 24, 2, 60, 256, 4, 2, 4));
   /* Odd geometry. */
   test_conv((conv_case){"5x5 s2 pad 2 (kernel > stride)", 2, 2, 9, 9, 3, 5, 5, 2, 2, 2, 2, 2, 2, true, 6});
   test_conv((conv_case){"3x2 s(2,1) asymmetric pads 5x9", 2, 3, 5, 9, 4, 3, 2, 2, 1, 0, 1, 2, 0, true, 6});
