@@ -6,9 +6,10 @@
  * gradient read, so a training step unrolls each input once. The GEMMs run over chunks of images:
  * one nn_gemm covers a chunk with N = chunk * ohw instead of one small GEMM per image (ohw is 49
  * for the report's last conv layers, far below the GEMM's tile sizes), and its result
- * (oc, chunk * ohw) is reordered to NCHW while it is in the cache. The input gradient unrolls
- * chunk by chunk too (cols = W^T x dy, then col2im). The chunk is as many images as fit in
- * CONV_WORKSPACE_FLOATS, so the workspace stays bounded whatever n is. */
+ * (oc, chunk * ohw) is reordered to NCHW while it is in the cache. The input gradient makes its
+ * columns chunk by chunk (cols = W^T x dy, then col2im). A chunk is as many images as fit in
+ * CONV_ROWS_FLOATS (forward, weight gradient) or CONV_WORKSPACE_FLOATS (input gradient), so the
+ * workspace stays bounded whatever n is. */
 #include "nn_ops.h"
 
 #include <limits.h>
