@@ -759,7 +759,9 @@ local function line(panel, opts)
         py[k] = ypos(ax, ya, to_axis(ya, d.y[k]))
       end
       cv:polyline(px, py, {stroke = d.colour, width = d.width, dash = d.dash})
-      if d.marker then cv:markers(px, py, {shape = d.marker, radius = 3 * PT, fill = d.colour}) end
+      -- A series of one point (a run of one epoch) has no line to draw: it gets a marker.
+      local marker = d.marker or (#px == 1 and "o")
+      if marker then cv:markers(px, py, {shape = marker, radius = 3 * PT, fill = d.colour}) end
       sample_line(points, px, py)
     end
   end, entries)

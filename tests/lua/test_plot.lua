@@ -62,6 +62,13 @@ do
   check.ok(ink_in(png, {x = 0, y = r.y, w = r.x - 5, h = r.h}, 2) > 500, "y tick labels and label")
   check.ok(ink_in(png, {x = r.x, y = 0, w = r.w, h = r.y - 2}, 2) > 300, "a title")
 
+  -- One epoch: a series of one point is drawn as a marker, not left invisible.
+  local one = plot.line{series = {{y = {0.8}}, {y = {0.9}}}, scale = 2, file = dir .. "/one_point.png"}
+  check.ok(one:panel(1).legend_rect == nil, "unnamed series: no legend, whose handles would count")
+  local one_png = C.load_png(dir .. "/one_point.png")
+  check.ok(count_in(one_png, tab10[1], one:panel(1).rect, 2) > 20, "a one-point series shows as a marker")
+  check.ok(count_in(one_png, tab10[2], one:panel(1).rect, 2) > 20, "and so does the second one")
+
   local logf = plot.line{series = {{y = loss}}, log_y = true, file = dir .. "/log.png"}
   check.ok(logf:panel(1).legend_rect == nil, "one unnamed series has no legend")
   check.fails(function() plot.line{series = {{y = {1, 0, 2}}}, log_y = true} end,
