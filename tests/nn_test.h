@@ -4,6 +4,7 @@
 #define NN_TEST_H
 
 #include <stdio.h>
+#include <stdlib.h>
 
 static int nn_test_passed, nn_test_failed;
 
@@ -21,6 +22,13 @@ static int nn_test_passed, nn_test_failed;
 
 /* For calls returning 0 / -1 with nn_error(). */
 #define CHECK_OK(call) CHECK((call) == 0, "%s", nn_error())
+
+/* Removes a scratch folder a test made (mkdtemp), saying so if it cannot. */
+static inline void nn_test_remove_dir(const char *dir) {
+  char command[4200];
+  snprintf(command, sizeof command, "rm -rf '%s'", dir);
+  if (system(command) != 0) fprintf(stderr, "could not remove %s\n", dir);
+}
 
 static inline int nn_test_done(void) {
   printf("%d passed, %d failed\n", nn_test_passed, nn_test_failed);

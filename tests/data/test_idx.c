@@ -185,8 +185,6 @@ int main(void) {
   test_big_endian();
   test_gzip();
   test_errors();
-  char command[300];
-  snprintf(command, sizeof command, "rm -rf '%s'", dir);
-  if (system(command) != 0) fprintf(stderr, "could not remove %s\n", dir);
+  nn_test_remove_dir(dir);
   return nn_test_done();
 }

@@ -220,8 +220,6 @@ int main(void) {
 
   free(text);
   nn_cl_close(cl);
-  char cmd[200];
-  snprintf(cmd, sizeof cmd, "rm -rf %s", cache);
-  if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", cache);
+  nn_test_remove_dir(cache);
   return nn_test_done();
 }

@@ -190,8 +190,6 @@ int main(void) {
   }
   test_programs(cache);
   test_full_disk(cache);
-  char cmd[200];
-  snprintf(cmd, sizeof cmd, "rm -rf %s", cache);
-  if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", cache);
+  nn_test_remove_dir(cache);
   return nn_test_done();
 }
