@@ -14,28 +14,33 @@
   y0 = max(y0, 0);                                                    \
   x0 = max(x0, 0)
 
-/* One work-item per output element. x (n, c, h, w); y (n, c, oh, ow). */
+/* One work-item per output row (plane, oy), looping over its ow windows: on PoCL's CPU device a
+ * work-item costs more than a window's few loads, so a work-item per output element spent most of
+ * its time starting work-items. x (n, c, h, w); y (n, c, oh, ow). */
 __kernel void pool2d_forward(__global const float *x, __global float *y, int is_max, int nc, int h, int w,
                              int kh, int kw, int stride_h, int stride_w, int pad_top, int pad_left, int oh,
                              int ow) {
-  int i = get_global_id(0);
-  if (i >= nc * oh * ow) return;
-  int ox = i % ow, t = i / ow, oy = t % oh, plane = t / oh;
-  POOL_WINDOW(oy, ox);
+  int row = get_global_id(0);
+  if (row >= nc * oh) return;
+  int oy = row % oh, plane = row / oh;
   __global const float *xp = x + plane * h * w;
-  float out = 0.0f;
-  if (y0 < y1 && x0 < x1) {
-    if (is_max) {
-      out = xp[y0 * w + x0];
-      for (int iy = y0; iy < y1; iy++)
-        for (int ix = x0; ix < x1; ix++) out = xp[iy * w + ix] > out ? xp[iy * w + ix] : out;
-    } else {
-      for (int iy = y0; iy < y1; iy++)
-        for (int ix = x0; ix < x1; ix++) out += xp[iy * w + ix];
-      out /= (float)((y1 - y0) * (x1 - x0));
+  __global float *yrow = y + row * ow;
+  for (int ox = 0; ox < ow; ox++) {
+    POOL_WINDOW(oy, ox);
+    float out = 0.0f;
+    if (y0 < y1 && x0 < x1) {
+      if (is_max) {
+        out = xp[y0 * w + x0];
+        for (int iy = y0; iy < y1; iy++)
+          for (int ix = x0; ix < x1; ix++) out = xp[iy * w + ix] > out ? xp[iy * w + ix] : out;
+      } else {
+        for (int iy = y0; iy < y1; iy++)
+          for (int ix = x0; ix < x1; ix++) out += xp[iy * w + ix];
+        out /= (float)((y1 - y0) * (x1 - x0));
+      }
     }
+    yrow[ox] = out;
   }
-  y[i] = out;
 }
 
 /* One work-item per input pixel, gathering from the windows that contain it (no atomics):
@@ -78,31 +83,58 @@ __kernel void pool2d_backward(__global const float *x, __global const float *y, 
 }
 
 /* The same gradient when windows do not overlap (stride >= window in both directions, the usual
- * 2x2 stride-2 pooling): one work-item per window writes every pixel of it, the first maximum's
- * dy (or for average the share of dy) and 0 for the rest, so there is no search over the windows
- * that could contain a pixel. Pixels no window covers must be cleared beforehand.
+ * 2x2 stride-2 pooling): each window writes every pixel of it, the first maximum's dy (or for
+ * average the share of dy) and 0 for the rest, so there is no search over the windows that could
+ * contain a pixel. One work-item per row of windows (plane, oy), as in pool2d_forward. Pixels no
+ * window covers must be cleared beforehand.
  * x, dx (n, c, h, w); y, dy (n, c, oh, ow). */
 __kernel void pool2d_backward_disjoint(__global const float *x, __global const float *y, __global const float *dy,
                                        __global float *dx, int is_max, int nc, int h, int w, int kh, int kw,
                                        int stride_h, int stride_w, int pad_top, int pad_left, int oh, int ow) {
-  int o = get_global_id(0);
-  if (o >= nc * oh * ow) return;
-  int ox = o % ow, t = o / ow, oy = t % oh, plane = t / oh;
-  POOL_WINDOW(oy, ox);
+  int row = get_global_id(0);
+  if (row >= nc * oh) return;
+  int oy = row % oh, plane = row / oh;
   __global const float *xplane = x + plane * h * w;
   __global float *dxplane = dx + plane * h * w;
-  float g = dy[o], m = y[o];
-  if (is_max) {
-    bool found = false;
-    for (int iy = y0; iy < y1; iy++)
-      for (int ix = x0; ix < x1; ix++) {
-        bool first = !found && xplane[iy * w + ix] == m;
-        found = found || first;
-        dxplane[iy * w + ix] = first ? g : 0.0f;
-      }
-  } else {
-    float share = g / (float)((y1 - y0) * (x1 - x0));
-    for (int iy = y0; iy < y1; iy++)
-      for (int ix = x0; ix < x1; ix++) dxplane[iy * w + ix] = share;
+  for (int ox = 0; ox < ow; ox++) {
+    POOL_WINDOW(oy, ox);
+    int o = row * ow + ox;
+    float g = dy[o], m = y[o];
+    if (is_max) {
+      bool found = false;
+      for (int iy = y0; iy < y1; iy++)
+        for (int ix = x0; ix < x1; ix++) {
+          bool first = !found && xplane[iy * w + ix] == m;
+          found = found || first;
+          dxplane[iy * w + ix] = first ? g : 0.0f;
+        }
+    } else {
+      float share = g / (float)((y1 - y0) * (x1 - x0));
+      for (int iy = y0; iy < y1; iy++)
+        for (int ix = x0; ix < x1; ix++) dxplane[iy * w + ix] = share;
+    }
+  }
+}
+
+/* pool2d_backward_disjoint for max pooling 2x2 stride 2 without padding, the pooling of most CNNs,
+ * with the window's four pixels as straight-line code: twice as fast on PoCL's CPU device as the
+ * loops over a window of any size. The window's first maximum (row-major) gets dy; a window
+ * without one (a NaN) gives 0 everywhere, as in the general kernel. Needs 2 * oh <= h, 2 * ow <= w.
+ * x, dx (n, c, h, w); y, dy (n, c, oh, ow); a work-item per row of windows (plane, oy). */
+__kernel void pool2d_backward_max2x2(__global const float *x, __global const float *y, __global const float *dy,
+                                     __global float *dx, int nc, int h, int w, int oh, int ow) {
+  int row = get_global_id(0);
+  if (row >= nc * oh) return;
+  int oy = row % oh, plane = row / oh;
+  __global const float *top = x + plane * h * w + 2 * oy * w, *bottom = top + w;
+  __global float *dtop = dx + plane * h * w + 2 * oy * w, *dbottom = dtop + w;
+  for (int ox = 0; ox < ow; ox++) {
+    float m = y[row * ow + ox], g = dy[row * ow + ox];
+    bool f0 = top[2 * ox] == m, f1 = !f0 && top[2 * ox + 1] == m;
+    bool f2 = !f0 && !f1 && bottom[2 * ox] == m, f3 = !f0 && !f1 && !f2 && bottom[2 * ox + 1] == m;
+    dtop[2 * ox] = f0 ? g : 0.0f;
+    dtop[2 * ox + 1] = f1 ? g : 0.0f;
+    dbottom[2 * ox] = f2 ? g : 0.0f;
+    dbottom[2 * ox + 1] = f3 ? g : 0.0f;
   }
 }

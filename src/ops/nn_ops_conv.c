@@ -226,18 +226,21 @@ int nn_op_pool2d(nn_cl *cl, const nn_conv_shape *s, bool max, cl_mem x, cl_mem y
                  NN_ARG(s->kh), NN_ARG(s->kw), NN_ARG(s->stride_h), NN_ARG(s->stride_w), NN_ARG(s->pad_top),
                  NN_ARG(s->pad_left), NN_ARG(s->out_h), NN_ARG(s->out_w), NN_END) != 0)
     return -1;
-  return nn_cl_run1d(cl, k, (size_t)nc * s->out_h * s->out_w, 0, what);
+  return nn_cl_run1d(cl, k, (size_t)nc * s->out_h, 0, what); /* a work-item per output row */
 }
 
 int nn_op_pool2d_backward(nn_cl *cl, const nn_conv_shape *s, bool max, cl_mem x, cl_mem y, cl_mem dy, cl_mem dx,
                           const char *what) {
   if (check_geometry(s, what) != 0) return -1;
   /* Windows that do not overlap (2x2 stride 2) scatter from each window, 3x faster on PoCL's CPU
-   * device than gathering into each pixel; overlapping ones gather. */
+   * device than gathering into each pixel; overlapping ones gather. Max pooling 2x2 stride 2, the
+   * common case, has a kernel of its own, twice as fast again. */
   bool disjoint = s->stride_h >= s->kh && s->stride_w >= s->kw;
+  bool max2x2 = max && s->kh == 2 && s->kw == 2 && s->stride_h == 2 && s->stride_w == 2 && s->pad_top == 0 &&
+                s->pad_left == 0 && 2 * s->out_h <= s->h && 2 * s->out_w <= s->w; /* no window in the padding */
   cl_kernel k;
-  if (nn_cl_kernel(cl, "pool", disjoint ? "pool2d_backward_disjoint" : "pool2d_backward", &k) != 0)
-    return nn_fail_prefix("%s", what);
+  const char *name = max2x2 ? "pool2d_backward_max2x2" : disjoint ? "pool2d_backward_disjoint" : "pool2d_backward";
+  if (nn_cl_kernel(cl, "pool", name, &k) != 0) return nn_fail_prefix("%s", what);
   int is_max = max, nc = s->n * s->c;
   /* Disjoint windows leave uncovered pixels (a stride above the window, rows past the last
    * window, padding) unwritten: they get 0 first. */
@@ -248,11 +251,15 @@ int nn_op_pool2d_backward(nn_cl *cl, const nn_conv_shape *s, bool max, cl_mem x,
       nn_cl_check(clEnqueueFillBuffer(nn_cl_queue(cl), dx, &(float){0.0f}, sizeof(float), 0, bytes, 0, NULL, NULL),
                   what) != 0)
     return -1;
-  if (nn_cl_args(k, what, NN_ARG(x), NN_ARG(y), NN_ARG(dy), NN_ARG(dx), NN_ARG(is_max), NN_ARG(nc), NN_ARG(s->h),
-                 NN_ARG(s->w), NN_ARG(s->kh), NN_ARG(s->kw), NN_ARG(s->stride_h), NN_ARG(s->stride_w),
-                 NN_ARG(s->pad_top), NN_ARG(s->pad_left), NN_ARG(s->out_h), NN_ARG(s->out_w), NN_END) != 0)
-    return -1;
-  return nn_cl_run1d(cl, k, (size_t)nc * (disjoint ? s->out_h * s->out_w : s->h * s->w), 0, what);
+  int args = max2x2 ? nn_cl_args(k, what, NN_ARG(x), NN_ARG(y), NN_ARG(dy), NN_ARG(dx), NN_ARG(nc), NN_ARG(s->h),
+                                 NN_ARG(s->w), NN_ARG(s->out_h), NN_ARG(s->out_w), NN_END)
+                    : nn_cl_args(k, what, NN_ARG(x), NN_ARG(y), NN_ARG(dy), NN_ARG(dx), NN_ARG(is_max), NN_ARG(nc),
+                                 NN_ARG(s->h), NN_ARG(s->w), NN_ARG(s->kh), NN_ARG(s->kw), NN_ARG(s->stride_h),
+                                 NN_ARG(s->stride_w), NN_ARG(s->pad_top), NN_ARG(s->pad_left), NN_ARG(s->out_h),
+                                 NN_ARG(s->out_w), NN_END);
+  if (args != 0) return -1;
+  /* disjoint windows: a work-item per row of windows; overlapping ones: per input pixel */
+  return nn_cl_run1d(cl, k, (size_t)nc * (disjoint ? s->out_h : s->h * s->w), 0, what);
 }
 
 /* ---- batch normalisation ---- */
