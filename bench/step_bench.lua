@@ -4,8 +4,8 @@
 --
 --   nnrun bench/cnn1.lua [--steps N] [--batch B] [--repeats R] [--no-gemm]
 --
--- Method: one epoch of N steps warms up (kernel builds, the plan, the data upload, OpenBLAS's
--- threads), then R more epochs of the same N steps are timed; fit's epoch time (train_seconds)
+-- Method: one epoch of N steps warms up (kernel builds, the plan, the data upload, the host GEMM
+-- library's threads), then R more epochs of the same N steps are timed; fit's epoch time (train_seconds)
 -- ends with a read of the device's accumulators, so it covers all the queued work. The best
 -- epoch gives the figures, the spread shows how much else the machine was doing.
 --

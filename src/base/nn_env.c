@@ -16,8 +16,8 @@ const nn_env_var nn_env_vars[] = {
                  "~/.cache/nnrun)"},
     {"NN_CL_DIR", "load kernels from this folder of .cl files instead of the copies built in "
                   "(for editing kernels without rebuilding)"},
-    {"NN_GEMM", "GEMM engine: clblast (CLBlast's OpenCL kernels), host (the host's OpenBLAS, run in the "
-                "device's queue; CPU devices only); unset: host on CPU devices, else clblast"},
+    {"NN_GEMM", "GEMM engine: onednn or openblas (that host library's sgemm, run in the device's queue; CPU "
+                "devices only), clblast (CLBlast's OpenCL kernels); unset: onednn on CPU devices, else clblast"},
     {"NN_CHECK", "nan: stop at the first graph node that produces a NaN or infinity, naming its script line"},
     {"NN_PROFILE", "1: time every kernel and GEMM on its own (waiting for each), for bench/'s per-kernel "
                    "table; slows the run"},

@@ -1,15 +1,24 @@
-/* nn_gemm: the engines behind nn_gemm.h. The only file that calls CLBlast or the host's BLAS.
+/* nn_gemm: the engines behind nn_gemm.h. The only file that calls CLBlast or a host BLAS.
  *
- * Two engines, chosen once per opened device; NN_GEMM overrides the choice:
+ * Three engines, chosen once per opened device; NN_GEMM overrides the choice:
  *
- *   OpenBLAS in the device's queue, on CPU devices that run native kernels. On PoCL's pthread
- *   device (2-core EPYC) CLBlast reaches 6-14 GFLOP/s where OpenBLAS reaches 40-160 on the same
- *   shapes (bench/gemm.c): PoCL's compiled work-groups are far from a hand-tuned micro-kernel.
- *   clEnqueueNativeKernel runs a host function as a command of the in-order queue, after the
- *   kernels that write the operands and before those that read C, and hands it the buffers' host
- *   addresses; so the graph stays one OpenCL program and the host thread never waits. Mapping the
- *   buffers and calling BLAS from the host thread instead needs a clFinish per GEMM: the host could
- *   not enqueue the next ops while a GEMM runs, and every map and unmap is another round trip.
+ *   oneDNN's sgemm in the device's queue, on CPU devices that run native kernels (the default
+ *   there). On PoCL's pthread device (2-core EPYC) CLBlast reaches 6-14 GFLOP/s where a host BLAS
+ *   reaches 100-400 on the same shapes (bench/gemm.c): PoCL's compiled work-groups are far from a
+ *   hand-tuned micro-kernel. clEnqueueNativeKernel runs a host function as a command of the in-order
+ *   queue, after the kernels that write the operands and before those that read C, and hands it the
+ *   buffers' host addresses; so the graph stays one OpenCL program and the host thread never waits.
+ *   Mapping the buffers and calling BLAS from the host thread instead needs a clFinish per GEMM: the
+ *   host could not enqueue the next ops while a GEMM runs, and every map and unmap is another round
+ *   trip.
+ *
+ *   OpenBLAS in the queue the same way (NN_GEMM=openblas). Which host library: oneDNN picks its
+ *   kernels from the instructions the CPU has; Debian 12's OpenBLAS (0.3.21) does not know AMD's
+ *   Zen 4 and runs its AVX2 kernels there, and this workplace pins it to them (OPENBLAS_CORETYPE=
+ *   Haswell, as that build computes wrong results on some processors). oneDNN's AVX-512 kernels ran
+ *   the report's GEMMs 1.3-2.4x faster than OpenBLAS on the 2-core EPYC (2048^3: 397 against 208
+ *   GFLOP/s; CNN-1's conv products 1.7-2.4x; a CNN-1 training step 74-84 ms against 117-120).
+ *   oneDNN is what PyTorch's CPU convolutions run on, too.
  *
  *   CLBlast everywhere else, and for the rare GEMM whose sizes overflow BLAS's int. Its kernels
  *   take the parameters `nnrun --tune` found for the device, if it was tuned (nn_gemm_tune.c).
@@ -25,17 +34,19 @@
  * address from one command to the next, which holds where device memory is host memory. A native
  * kernel costs about 5 us on PoCL, next to the milliseconds of a training GEMM.
  *
- * Threads. OpenBLAS runs a GEMM on the PoCL worker executing the native kernel plus its own pool,
- * sized to the device's compute units (see engine()). The in-order queue runs nothing else
- * meanwhile and PoCL's other workers sleep, so the two do not oversubscribe the cores: over 40
- * GEMMs of 1024^3 on 2 cores the busy threads were that worker and one OpenBLAS thread, PoCL's
- * other worker used 1% of the time, and after the GEMMs OpenBLAS's idle thread took 2% of the
- * time of the PoCL kernels that followed.
+ * Threads. The host library runs a GEMM on the PoCL worker executing the native kernel plus its
+ * own threads (OpenMP's for oneDNN, a pool for OpenBLAS), as many in all as the device has compute
+ * units. The in-order queue runs nothing else meanwhile and PoCL's other workers sleep, so the two
+ * do not oversubscribe the cores: over 40 GEMMs of 1024^3 on 2 cores with OpenBLAS the busy threads
+ * were that worker and one OpenBLAS thread, PoCL's other worker used 1% of the time, and after the
+ * GEMMs OpenBLAS's idle thread took 2% of the time of the PoCL kernels that followed.
  */
 #include "nn_gemm.h"
 
 #include <cblas.h>
 #include <clblast_c.h>
+#include <omp.h>
+#include <oneapi/dnnl/dnnl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,7 +56,9 @@
 #include "nn_gemm_tune.h"
 
 /* Values of nn_cl_gemm_choice(); the last two are NN_GEMM mistakes every GEMM reports. */
-enum { ENGINE_CLBLAST = 1, ENGINE_HOST, ENGINE_BAD_NAME, ENGINE_NO_HOST };
+enum { ENGINE_CLBLAST = 1, ENGINE_ONEDNN, ENGINE_OPENBLAS, ENGINE_BAD_NAME, ENGINE_NO_HOST };
+
+static bool on_host(int choice) { return choice == ENGINE_ONEDNN || choice == ENGINE_OPENBLAS; }
 
 static bool runs_native_kernels(const nn_device_info *d) {
   cl_device_exec_capabilities caps = 0;
@@ -59,15 +72,20 @@ static int engine(nn_cl *cl) {
   if (*choice) return *choice;
   const char *want = nn_env("NN_GEMM");
   bool host = runs_native_kernels(nn_cl_device(cl));
-  if (!want) *choice = host ? ENGINE_HOST : ENGINE_CLBLAST;
-  else if (strcasecmp(want, "clblast") == 0) *choice = ENGINE_CLBLAST;
-  else if (strcasecmp(want, "host") == 0) *choice = host ? ENGINE_HOST : ENGINE_NO_HOST;
-  else *choice = ENGINE_BAD_NAME;
+  /* The host library asked for ("host" is the default one); 0 if NN_GEMM names none. */
+  int library = !want || strcasecmp(want, "onednn") == 0 || strcasecmp(want, "host") == 0 ? ENGINE_ONEDNN
+                : strcasecmp(want, "openblas") == 0                                        ? ENGINE_OPENBLAS
+                                                                                           : 0;
+  if (want && strcasecmp(want, "clblast") == 0) *choice = ENGINE_CLBLAST;
+  else if (!library) *choice = ENGINE_BAD_NAME;
+  else if (host) *choice = library;
+  else *choice = want ? ENGINE_NO_HOST : ENGINE_CLBLAST; /* unset: CLBlast where the host cannot run */
   /* OpenBLAS sizes its pool from the process's CPU affinity, and its rounding depends on how many
    * threads share a GEMM: a sweep member trained under mpirun (one core per rank) would differ in
    * the last bits from the same member run alone. The device's compute units do not depend on
-   * affinity, and they are the cores the rest of the graph runs on. */
-  if (*choice == ENGINE_HOST) openblas_set_num_threads((int)nn_cl_device(cl)->compute_units);
+   * affinity, and they are the cores the rest of the graph runs on. (oneDNN's threads are set per
+   * GEMM, in host_step_run: OpenMP's count belongs to the calling thread, a PoCL worker.) */
+  if (*choice == ENGINE_OPENBLAS) openblas_set_num_threads((int)nn_cl_device(cl)->compute_units);
   /* CLBlast's kernels as `nnrun --tune` left them for this device, if it was tuned. */
   if (*choice == ENGINE_CLBLAST) nn_gemm_tune_apply(cl, NULL, 0);
   return *choice;
@@ -75,15 +93,17 @@ static int engine(nn_cl *cl) {
 
 static int engine_error(nn_cl *cl, int choice, const char *what) {
   if (choice == ENGINE_NO_HOST)
-    return nn_fail("%s: NN_GEMM=host, but %s cannot run host functions in its queue (not a CPU device "
-                   "with native kernels); use NN_GEMM=clblast or leave it unset", what, nn_cl_device(cl)->name);
+    return nn_fail("%s: NN_GEMM=%s, but %s cannot run host functions in its queue (not a CPU device "
+                   "with native kernels); use NN_GEMM=clblast or leave it unset", what, nn_env("NN_GEMM"),
+                   nn_cl_device(cl)->name);
   const char *want = nn_env("NN_GEMM");
-  return nn_fail("%s: NN_GEMM='%s': use clblast, host, or leave it unset", what, want ? want : "");
+  return nn_fail("%s: NN_GEMM='%s': use onednn, openblas, clblast, or leave it unset", what, want ? want : "");
 }
 
 const char *nn_gemm_engine(nn_cl *cl) {
   switch (engine(cl)) {
-    case ENGINE_HOST: return "OpenBLAS (native kernel)";
+    case ENGINE_ONEDNN: return "oneDNN (native kernel)";
+    case ENGINE_OPENBLAS: return "OpenBLAS (native kernel)";
     case ENGINE_CLBLAST: return "CLBlast";
   }
   return "none (see NN_GEMM)";
@@ -125,6 +145,8 @@ typedef struct host_gemm {
   blasint m, n, k, ld[3];
   bool trans_a, trans_b;
   float alpha, beta;
+  int library;          /* ENGINE_ONEDNN or ENGINE_OPENBLAS */
+  int threads;          /* oneDNN's: the device's compute units */
 } host_gemm;
 
 /* The arguments of one native kernel of a GEMM's chain. The runtime copies this struct and, in its
@@ -146,10 +168,19 @@ static void CL_CALLBACK host_step_run(void *args) {
   const float *a = (const float *)(g->base[g->which[0]] + g->at[0]);
   const float *b = (const float *)(g->base[g->which[1]] + g->at[1]);
   float *c = (float *)(g->base[g->which[2]] + g->at[2]);
-  for (size_t i = 0; i < g->batch; i++)
+  if (g->library == ENGINE_ONEDNN) omp_set_num_threads(g->threads);
+  for (size_t i = 0; i < g->batch; i++) {
+    const float *ai = a + i * g->stride[0], *bi = b + i * g->stride[1];
+    float *ci = c + i * g->stride[2];
+    /* oneDNN fails only on arguments that nn_gemm_batched has checked (ld below the columns): were
+     * it ever to, OpenBLAS does the product rather than leave C unwritten. */
+    if (g->library == ENGINE_ONEDNN && dnnl_sgemm(g->trans_a ? 'T' : 'N', g->trans_b ? 'T' : 'N', g->m, g->n, g->k,
+                                                  g->alpha, ai, g->ld[0], bi, g->ld[1], g->beta, ci,
+                                                  g->ld[2]) == dnnl_success)
+      continue;
     cblas_sgemm(CblasRowMajor, g->trans_a ? CblasTrans : CblasNoTrans, g->trans_b ? CblasTrans : CblasNoTrans, g->m,
-                g->n, g->k, g->alpha, a + i * g->stride[0], g->ld[0], b + i * g->stride[1], g->ld[1], g->beta,
-                c + i * g->stride[2], g->ld[2]);
+                g->n, g->k, g->alpha, ai, g->ld[0], bi, g->ld[1], g->beta, ci, g->ld[2]);
+  }
   free(g);
 }
 
@@ -178,13 +209,14 @@ static int locate(nn_matrix x, cl_mem *root, size_t *at, const char *what) {
   return 0;
 }
 
-static int host_enqueue(nn_cl *cl, bool trans_a, bool trans_b, size_t m, size_t n, size_t k, float alpha,
-                        const nn_matrix x[3], const size_t cols[3], const size_t stride[3], float beta,
+static int host_enqueue(nn_cl *cl, int library, bool trans_a, bool trans_b, size_t m, size_t n, size_t k,
+                        float alpha, const nn_matrix x[3], const size_t cols[3], const size_t stride[3], float beta,
                         size_t batch, const char *what) {
   host_gemm *g = nn_alloc(sizeof *g, what);
   if (!g) return -1;
   *g = (host_gemm){.batch = batch, .m = (blasint)m, .n = (blasint)n, .k = (blasint)k, .trans_a = trans_a,
-                   .trans_b = trans_b, .alpha = alpha, .beta = beta};
+                   .trans_b = trans_b, .alpha = alpha, .beta = beta, .library = library,
+                   .threads = (int)nn_cl_device(cl)->compute_units};
   host_step run = {g, -1, {NULL, NULL, NULL}};
   cl_mem roots[3];
   const void *locs[3];
@@ -259,7 +291,7 @@ int nn_gemm_batched(nn_cl *cl, bool trans_a, bool trans_b, size_t m, size_t n, s
                     float beta, nn_matrix c, size_t stride_c, size_t batch, const char *what) {
   if (m == 0 || n == 0 || batch == 0) return 0;
   int choice = engine(cl);
-  if (choice != ENGINE_HOST && choice != ENGINE_CLBLAST) return engine_error(cl, choice, what);
+  if (!on_host(choice) && choice != ENGINE_CLBLAST) return engine_error(cl, choice, what);
   const nn_matrix x[3] = {a, b, c};
   const size_t rows[3] = {trans_a ? k : m, trans_b ? n : k, m};
   const size_t cols[3] = {trans_a ? m : k, trans_b ? k : n, n};
@@ -269,8 +301,8 @@ int nn_gemm_batched(nn_cl *cl, bool trans_a, bool trans_b, size_t m, size_t n, s
   bool fits = fits_blasint(m) && fits_blasint(n) && fits_blasint(k);
   for (int i = 0; i < 3; i++) fits = fits && fits_blasint(blas_ld(x[i], cols[i]));
   double t = nn_cl_launch_begin(cl);
-  int st = choice == ENGINE_HOST && fits
-               ? host_enqueue(cl, trans_a, trans_b, m, n, k, alpha, x, cols, stride, beta, batch, what)
+  int st = on_host(choice) && fits
+               ? host_enqueue(cl, choice, trans_a, trans_b, m, n, k, alpha, x, cols, stride, beta, batch, what)
                : clblast_enqueue(cl, trans_a, trans_b, m, n, k, alpha, x, stride, beta, batch, what);
   /* The profile keeps GEMMs apart by shape ("gemm 64x3528x512"): which ones run slowly matters. */
   char label[64] = "gemm ";
