@@ -241,9 +241,18 @@ int main(void) {
   run_engine("openblas", "OpenBLAS (native kernel)", cases, ncases);
   run_engine("clblast", "CLBlast", cases, ncases);
 
+  /* NN_GEMM=host names the default host library. */
+  setenv("NN_GEMM", "host", 1);
+  nn_cl *cl;
+  if (nn_cl_open(&cl, nn_env("NN_DEVICE"), true) == 0) {
+    const char *expect = runs_native_kernels(cl) ? "oneDNN (native kernel)" : "none (see NN_GEMM)";
+    CHECK(strcmp(nn_gemm_engine(cl), expect) == 0, "NN_GEMM=host: engine %s, expected %s", nn_gemm_engine(cl),
+          expect);
+    nn_cl_close(cl);
+  }
+
   /* A misspelt NN_GEMM fails every GEMM with a message that says what it accepts. */
   setenv("NN_GEMM", "mkl", 1);
-  nn_cl *cl;
   if (nn_cl_open(&cl, nn_env("NN_DEVICE"), true) == 0) {
     nn_buffer X;
     CHECK_OK(nn_cl_alloc(cl, 64, "X", &X));
