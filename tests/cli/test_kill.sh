@@ -7,18 +7,22 @@
 # Usage: test_kill.sh NNRUN JOB.lua [KILLS]
 set -u
 nnrun=$1 job=$2 kills_wanted=${3:-20}
+# Long enough that the restarted run outlasts the kills with room to spare: 800 epochs take about
+# 20 s on 2 cores, and took about 50 kills to finish (500 epochs, 12 s, finished after 18 to 28
+# kills once GEMMs got faster, and the test failed).
+epochs=800
 passed=0 failed=0
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 ok() { passed=$((passed + 1)); }
 bad() { failed=$((failed + 1)); echo "FAIL $*" >&2; }
 
-"$nnrun" "$job" "$tmp/ref.ckpt" "$tmp/ref.weights" >/dev/null 2>"$tmp/ref.err" || bad "uninterrupted run: $(tail -3 "$tmp/ref.err")"
+"$nnrun" "$job" "$tmp/ref.ckpt" "$tmp/ref.weights" $epochs >/dev/null 2>"$tmp/ref.err" || bad "uninterrupted run: $(tail -3 "$tmp/ref.err")"
 
 kills=0 runs=0 in_write=0 done=0
 while ((!done && runs < 200)); do
   runs=$((runs + 1))
-  "$nnrun" "$job" "$tmp/run.ckpt" "$tmp/run.weights" >/dev/null 2>"$tmp/run.err" &
+  "$nnrun" "$job" "$tmp/run.ckpt" "$tmp/run.weights" $epochs >/dev/null 2>"$tmp/run.err" &
   pid=$!
   if ((kills < kills_wanted)); then
     if ((kills % 3 == 2)); then
@@ -27,8 +31,8 @@ while ((!done && runs < 200)); do
         compgen -G "$tmp/run.ckpt.tmp.*" >/dev/null && break
       done
     else
-      # Otherwise 0.3 to 1.5 s: start-up (kernels come from the cache), then some epochs.
-      sleep "$(awk -v r=$RANDOM 'BEGIN { printf "%.3f", 0.3 + 1.2 * r / 32768 }')"
+      # Otherwise 0.3 to 1 s: start-up (kernels come from the cache), then some epochs.
+      sleep "$(awk -v r=$RANDOM 'BEGIN { printf "%.3f", 0.3 + 0.7 * r / 32768 }')"
     fi
     if kill -9 $pid 2>/dev/null; then
       kills=$((kills + 1))
