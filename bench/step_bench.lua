@@ -2,7 +2,11 @@
 -- run it. A step is what model:fit does per batch: gather the batch on the device, forward,
 -- backward, Adam update, accumulate loss and accuracy.
 --
---   nnrun bench/cnn1.lua [--steps N] [--batch B] [--repeats R] [--no-gemm]
+--   nnrun bench/cnn1.lua [--steps N] [--batch B] [--repeats R] [--no-gemm] [--optimizer adam|sgd]
+--
+-- --optimizer sgd (plain SGD, lr 1e-3) in place of Adam (lr 1e-3): the difference between the two
+-- step times is what Adam's extra state (two moments read and written) costs inside a step, where
+-- NN_PROFILE=1 times each launch alone.
 --
 -- Method: one epoch of N steps warms up (kernel builds, the plan, the data upload, the host GEMM
 -- library's threads), then R more epochs of the same N steps are timed; fit's epoch time (train_seconds)
@@ -24,7 +28,9 @@ local core = require "nn._core"
 
 local M = {}
 
-M.options = {steps = "number", batch = "number", repeats = "number", seed = "number", no_gemm = "flag"}
+M.options = {steps = "number", batch = "number", repeats = "number", seed = "number", no_gemm = "flag",
+  optimizer = "string"}
+local optimizers = {adam = nn.optim.adam, sgd = nn.optim.sgd}
 
 -- Layer shapes of a model's GEMMs at batch b: {name, kind, rows, inner, cols} per layer, where
 -- the forward product is (rows, inner) x (inner, cols).
@@ -113,20 +119,22 @@ function M.run(opts)
   local args = nn.util.args(opts.argv or {}, M.options)
   local steps, b, repeats = args.steps or opts.default_steps or 10, args.batch or 128, args.repeats or 2
   if steps < 1 or repeats < 1 or b < 1 then error("--steps, --batch and --repeats must be at least 1", 0) end
+  local optimizer = args.optimizer or "adam"
+  if not optimizers[optimizer] then error(string.format("--optimizer %s: use adam or sgd", optimizer), 0) end
   local model = opts.model
   local device = nn.device()
   local data = nn.data.mnist()
   local epoch_images = data.train.n
   local ds = data.train:subset(math.min(steps * b, data.train.n), args.seed or 1)
   steps = (ds.n + b - 1) // b
-  io.stderr:write(string.format("%s: %d parameters, batch %d, %d steps: 1 warm-up epoch, %d timed\n", opts.name,
-    model:param_count(), b, steps, repeats))
+  io.stderr:write(string.format("%s: %d parameters, batch %d, %s, %d steps: 1 warm-up epoch, %d timed\n", opts.name,
+    model:param_count(), b, optimizer, steps, repeats))
   -- os.clock() is the process's CPU time, every thread included: on a CPU device it shows how
   -- much of the machine the run had (the rest went to other processes).
   local cpu, last = {}, os.clock()
   local launches0
   local history = model:fit(ds, {epochs = 1 + repeats, batch = b, seed = args.seed or 1, verbose = false,
-    optimizer = nn.optim.adam{lr = 1e-3}, on_epoch = function(h)
+    optimizer = optimizers[optimizer]{lr = 1e-3}, on_epoch = function(h)
       local now = os.clock()
       cpu[h.epoch], last = now - last, now
       -- Launches and kernel times are counted over the timed epochs only.
@@ -144,7 +152,7 @@ function M.run(opts)
   end
   local step_s = history[best].train_seconds / steps
   local train_flops, forward_flops = M.flops(model, b)
-  local r = {name = opts.name, params = model:param_count(), batch = b, steps = steps, repeats = repeats,
+  local r = {name = opts.name, params = model:param_count(), batch = b, optimizer = optimizer, steps = steps, repeats = repeats,
     device = device.name, gemm = device.gemm, step_s = step_s, step_median_s = median(times),
     epoch_s = step_s * ((epoch_images + b - 1) // b), samples_per_s = b / step_s,
     step_cpu_s = cpu[best] / steps, step_gflop = train_flops / 1e9, forward_gflop = forward_flops / 1e9, gflops = train_flops / step_s / 1e9}
@@ -155,8 +163,8 @@ function M.run(opts)
   end
   print(string.format("%s on %s (GEMM engine %s), %s", opts.name, r.device, r.gemm or "?", os.date("!%Y-%m-%d %H:%M UTC")))
   print(string.format("  parameters           %s", nn.util.commas(r.params)))
-  print(string.format("  step (batch %d)     %.1f ms best, %.1f ms median of %d epochs of %d steps", b, step_s * 1e3,
-    r.step_median_s * 1e3, repeats, steps))
+  print(string.format("  step (batch %d)     %.1f ms best, %.1f ms median of %d epochs of %d steps (%s)", b,
+    step_s * 1e3, r.step_median_s * 1e3, repeats, steps, optimizer))
   print(string.format("  CPU time per step    %.1f ms (process, all threads): %.2f cores busy on average",
     r.step_cpu_s * 1e3, r.step_cpu_s / step_s))
   if device.type == "CPU" then
