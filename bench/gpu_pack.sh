@@ -29,5 +29,7 @@ trap 'rm -rf "$extra"' EXIT
 mkdir "$extra/debs"
 (cd "$extra/debs" && apt-get download $packages >/dev/null 2>&1) ||
   { echo "gpu_pack: apt-get download of $packages failed (run 'apt-get update' first)" >&2; exit 1; }
+# A fresh .gpu/debs: packages left from an older build would be unpacked too.
+rm -rf .gpu/debs
 "$PREPARE" "$extra/debs"
 echo "gpu_pack: .gpu/debs holds $(ls .gpu/debs | wc -l) packages; carry .gpu and build"

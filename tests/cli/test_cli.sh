@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # nnrun as a user meets it: options, exit codes (0 ok, 1 script error, 2 usage or set-up error),
-# device selection errors, a second run that loads every kernel from the cache, and --tune.
-# Usage: test_cli.sh NNRUN
+# device selection errors, a second run that loads every kernel from the cache, --tune, and the
+# step benches' options. Usage: test_cli.sh NNRUN BENCH_DIR
 set -u
-nnrun=$1
+nnrun=$1 bench=$2
 passed=0 failed=0
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -64,6 +64,11 @@ expect "tuning applied" 0 "CLBlast tuning applied from $tmp/tune/clblast-tuning-
 sed -i 's/^device: .*/device: Another GPU/' "$tmp"/tune/clblast-tuning-*.txt
 expect "tuning of another device ignored" 0 "ignored: made on 'Another GPU'" -- \
   env NN_CACHE="$tmp/tune" NN_GEMM=clblast NN_VERBOSE=1 "$nnrun" "$tmp/run.lua"
+
+# The step benches (bench/step_bench.lua) with one step: the optimiser option, and a bad value.
+expect "bench with SGD" 0 "of 1 steps (sgd)" -- "$nnrun" "$bench/mlp1.lua" --steps 1 --repeats 1 --no-gemm --optimizer sgd
+expect "bench with a bad optimiser" 1 "--optimizer rmsprop: use adam or sgd" -- \
+  "$nnrun" "$bench/mlp1.lua" --steps 1 --optimizer rmsprop
 
 echo "$passed passed, $failed failed"
 [[ $failed -eq 0 ]]
