@@ -20,7 +20,8 @@ const nn_env_var nn_env_vars[] = {
                 "devices only), clblast (CLBlast's OpenCL kernels); unset: onednn on CPU devices, else clblast"},
     {"NN_CHECK", "nan: stop at the first graph node that produces a NaN or infinity, naming its script line"},
     {"NN_PROFILE", "1: time every kernel and GEMM on its own (waiting for each), for bench/'s per-kernel "
-                   "table; slows the run"},
+                   "table; slows the run. queue: time each one inside the running queue by its device "
+                   "events, gaps included, so the table adds up to the step"},
     {"NN_VERBOSE", "1: log kernel builds, cache hits and memory plans on stderr"},
     {NULL, NULL},
 };

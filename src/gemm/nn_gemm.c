@@ -211,7 +211,7 @@ static int locate(nn_matrix x, cl_mem *root, size_t *at, const char *what) {
 
 static int host_enqueue(nn_cl *cl, int library, bool trans_a, bool trans_b, size_t m, size_t n, size_t k,
                         float alpha, const nn_matrix x[3], const size_t cols[3], const size_t stride[3], float beta,
-                        size_t batch, const char *what) {
+                        size_t batch, cl_event *event, const char *what) {
   host_gemm *g = nn_alloc(sizeof *g, what);
   if (!g) return -1;
   *g = (host_gemm){.batch = batch, .m = (blasint)m, .n = (blasint)n, .k = (blasint)k, .trans_a = trans_a,
@@ -250,7 +250,7 @@ static int host_enqueue(nn_cl *cl, int library, bool trans_a, bool trans_b, size
     bound++;
   }
   if (st == CL_SUCCESS)
-    st = clEnqueueNativeKernel(queue, host_step_run, &run, sizeof run, nroots, roots, locs, 0, NULL, NULL);
+    st = clEnqueueNativeKernel(queue, host_step_run, &run, sizeof run, nroots, roots, locs, 0, NULL, event);
   if (st != CL_SUCCESS) {
     /* Binds already queued write into the job: let them run before freeing it. */
     if (bound > 0) clFinish(queue);
@@ -266,17 +266,17 @@ static int host_enqueue(nn_cl *cl, int library, bool trans_a, bool trans_b, size
 
 static int clblast_enqueue(nn_cl *cl, bool trans_a, bool trans_b, size_t m, size_t n, size_t k, float alpha,
                            const nn_matrix x[3], const size_t stride[3], float beta, size_t batch,
-                           const char *what) {
+                           cl_event *event, const char *what) {
   cl_command_queue queue = nn_cl_queue(cl);
   CLBlastTranspose ta = trans_a ? CLBlastTransposeYes : CLBlastTransposeNo;
   CLBlastTranspose tb = trans_b ? CLBlastTransposeYes : CLBlastTransposeNo;
   CLBlastStatusCode st =
       batch == 1
           ? CLBlastSgemm(CLBlastLayoutRowMajor, ta, tb, m, n, k, alpha, x[0].mem, x[0].offset, x[0].ld, x[1].mem,
-                         x[1].offset, x[1].ld, beta, x[2].mem, x[2].offset, x[2].ld, &queue, NULL)
+                         x[1].offset, x[1].ld, beta, x[2].mem, x[2].offset, x[2].ld, &queue, event)
           : CLBlastSgemmStridedBatched(CLBlastLayoutRowMajor, ta, tb, m, n, k, alpha, x[0].mem, x[0].offset,
                                        x[0].ld, stride[0], x[1].mem, x[1].offset, x[1].ld, stride[1], beta,
-                                       x[2].mem, x[2].offset, x[2].ld, stride[2], batch, &queue, NULL);
+                                       x[2].mem, x[2].offset, x[2].ld, stride[2], batch, &queue, event);
   char shape[96];
   if (st != CLBlastSuccess)
     return nn_fail("%s: GEMM %s: %s (%d)", what, shape_name(shape, sizeof shape, batch, m, n, k), nn_cl_error_name(st),
@@ -301,13 +301,15 @@ int nn_gemm_batched(nn_cl *cl, bool trans_a, bool trans_b, size_t m, size_t n, s
   bool fits = fits_blasint(m) && fits_blasint(n) && fits_blasint(k);
   for (int i = 0; i < 3; i++) fits = fits && fits_blasint(blas_ld(x[i], cols[i]));
   double t = nn_cl_launch_begin(cl);
+  cl_event ev;
+  cl_event *event = nn_cl_launch_event(cl, &ev);
   int st = on_host(choice) && fits
-               ? host_enqueue(cl, choice, trans_a, trans_b, m, n, k, alpha, x, cols, stride, beta, batch, what)
-               : clblast_enqueue(cl, trans_a, trans_b, m, n, k, alpha, x, stride, beta, batch, what);
+               ? host_enqueue(cl, choice, trans_a, trans_b, m, n, k, alpha, x, cols, stride, beta, batch, event, what)
+               : clblast_enqueue(cl, trans_a, trans_b, m, n, k, alpha, x, stride, beta, batch, event, what);
   /* The profile keeps GEMMs apart by shape ("gemm 64x3528x512"): which ones run slowly matters. */
   char label[64] = "gemm ";
   if (nn_cl_profiling(cl)) shape_name(label + 5, sizeof label - 5, batch, m, n, k);
-  return st != 0 ? -1 : nn_cl_launch_end(cl, t, label, CL_SUCCESS, what);
+  return st != 0 ? -1 : nn_cl_launch_end(cl, t, label, CL_SUCCESS, ev, what);
 }
 
 int nn_gemm(nn_cl *cl, bool trans_a, bool trans_b, size_t m, size_t n, size_t k, float alpha,

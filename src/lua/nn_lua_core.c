@@ -72,12 +72,13 @@ static int core_stats(lua_State *L) {
   return 1;
 }
 
-/* profile([reset]) -> {{name =, count =, seconds =}, ...}: the per-kernel times NN_PROFILE=1
+/* profile([reset]) -> {{name =, count =, seconds =}, ...}: the per-kernel times NN_PROFILE
  * records (empty without it); with reset true the table starts again afterwards. */
 static int core_profile(lua_State *L) {
   nn_cl *cl = nn_lua_cl(L);
   const nn_cl_profile_entry *e;
   int n = nn_cl_profile(cl, &e);
+  if (n < 0) return nn_lua_raise(L);
   lua_createtable(L, n, 0);
   for (int i = 0; i < n; i++) {
     lua_createtable(L, 0, 3);

@@ -501,14 +501,14 @@ int nn_op_sgd(nn_cl *cl, cl_mem p, cl_mem g, cl_mem v, int n, float lr, float mo
     if (find_kernel(cl, "optim", "sgd", &k, what) != 0 ||
         nn_cl_args(k, what, NN_ARG(p), NN_ARG(g), NN_ARG(n), NN_ARG(lr), NN_ARG(weight_decay), NN_END) != 0)
       return -1;
-    return nn_cl_run1d(cl, k, quads(n), 0, what);
+    return nn_cl_run1d(cl, k, (size_t)n, 0, what);
   }
   int nest = nesterov;
   if (need(v, n, 4, "velocity", what) != 0 || find_kernel(cl, "optim", "sgd_momentum", &k, what) != 0 ||
       nn_cl_args(k, what, NN_ARG(p), NN_ARG(g), NN_ARG(v), NN_ARG(n), NN_ARG(lr), NN_ARG(momentum), NN_ARG(nest),
                  NN_ARG(weight_decay), NN_END) != 0)
     return -1;
-  return nn_cl_run1d(cl, k, quads(n), 0, what);
+  return nn_cl_run1d(cl, k, (size_t)n, 0, what);
 }
 
 int nn_op_adam(nn_cl *cl, cl_mem p, cl_mem g, cl_mem m, cl_mem v, int n, float lr, float beta1, float beta2, float eps,
@@ -518,13 +518,14 @@ int nn_op_adam(nn_cl *cl, cl_mem p, cl_mem g, cl_mem m, cl_mem v, int n, float l
   if (!(beta1 >= 0 && beta1 < 1) || !(beta2 >= 0 && beta2 < 1))
     return nn_fail("%s: beta1 = %g and beta2 = %g must be in [0, 1)", what, beta1, beta2);
   /* In double: in float, 1 - 0.999 cancels to a value 1e-5 off (relative). */
-  float c1 = (float)(1 - pow(beta1, t)), c2 = (float)(1 - pow(beta2, t));
+  double c1 = 1 - pow(beta1, t), c2 = 1 - pow(beta2, t);
+  float step = (float)(lr / c1), rsqrt_c2 = (float)(1 / sqrt(c2));
   cl_kernel k;
   if (check_size(n, "n", 0, what) != 0 || need(p, n, 4, "parameter", what) != 0 ||
       need(g, n, 4, "gradient", what) != 0 || need(m, n, 4, "first moment", what) != 0 ||
       need(v, n, 4, "second moment", what) != 0 || find_kernel(cl, "optim", "adam", &k, what) != 0 ||
-      nn_cl_args(k, what, NN_ARG(p), NN_ARG(g), NN_ARG(m), NN_ARG(v), NN_ARG(n), NN_ARG(lr), NN_ARG(beta1),
-                 NN_ARG(beta2), NN_ARG(eps), NN_ARG(c1), NN_ARG(c2), NN_ARG(weight_decay), NN_END) != 0)
+      nn_cl_args(k, what, NN_ARG(p), NN_ARG(g), NN_ARG(m), NN_ARG(v), NN_ARG(n), NN_ARG(step), NN_ARG(beta1),
+                 NN_ARG(beta2), NN_ARG(eps), NN_ARG(rsqrt_c2), NN_ARG(weight_decay), NN_END) != 0)
     return -1;
-  return nn_cl_run1d(cl, k, quads(n), 0, what);
+  return nn_cl_run1d(cl, k, (size_t)n, 0, what);
 }

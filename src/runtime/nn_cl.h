@@ -117,21 +117,32 @@ int nn_cl_cache_dir(char *out, size_t size);
 #define NN_LOCAL(bytes) (size_t)(bytes), (const void *)NULL
 #define NN_END (size_t)0
 int nn_cl_args(cl_kernel kernel, const char *what, ...);
-/* Launch accounting, for bench/. Every kernel launch and every GEMM is counted in the stats. With
- * NN_PROFILE=1 each one also waits for the queue before and after it and adds the wall time to
- * its name's entry: per-kernel times to compare kernels with, at the price of a slower run (the
- * waits), so never the figure for a step's time. Use: t = nn_cl_launch_begin(cl); enqueue;
- * return nn_cl_launch_end(cl, t, name, status, what), which also checks the enqueue's status. */
+/* Launch accounting, for bench/. Every kernel launch and every GEMM is counted in the stats, and
+ * NN_PROFILE adds each one's time to its name's entry, in one of two ways:
+ *   NN_PROFILE=1      each launch waits for the queue before and after it, and its wall time is
+ *                     charged: the kernel's own cost, to compare kernels with, at the price of a
+ *                     slower run (the waits), so never the figure for a step's time;
+ *   NN_PROFILE=queue  the queue runs as usual and each launch's device times (its event) are read
+ *                     later: the charges add up to the step's device time, gaps between commands
+ *                     included, and the time the device waited for the host is an entry of its own
+ *                     (NN_CL_HOST_WAIT).
+ * Use: t = nn_cl_launch_begin(cl); enqueue with nn_cl_launch_event(cl, &ev) as its event;
+ * return nn_cl_launch_end(cl, t, name, status, ev, what), which also checks the enqueue's status. */
+typedef enum nn_cl_profiling_mode { NN_PROFILE_OFF, NN_PROFILE_ALONE, NN_PROFILE_QUEUE } nn_cl_profiling_mode;
+#define NN_CL_HOST_WAIT "(device idle, waiting for the host)"
 typedef struct nn_cl_profile_entry {
   char name[48];    /* kernel function name, or "gemm MxNxK" */
   uint64_t count;
   double seconds;
 } nn_cl_profile_entry;
-bool nn_cl_profiling(const nn_cl *cl);
+nn_cl_profiling_mode nn_cl_profiling(const nn_cl *cl);
 double nn_cl_launch_begin(nn_cl *cl);
-int nn_cl_launch_end(nn_cl *cl, double start, const char *name, cl_int status, const char *what);
-/* The entries recorded since the last reset (none without NN_PROFILE=1). */
-int nn_cl_profile(const nn_cl *cl, const nn_cl_profile_entry **entries);
+/* The event pointer to give the enqueue: event itself under NN_PROFILE=queue, else NULL. */
+cl_event *nn_cl_launch_event(nn_cl *cl, cl_event *event);
+int nn_cl_launch_end(nn_cl *cl, double start, const char *name, cl_int status, cl_event event, const char *what);
+/* The entries recorded since the last reset (none without NN_PROFILE); -1 if reading the
+ * queue's event times failed. */
+int nn_cl_profile(nn_cl *cl, const nn_cl_profile_entry **entries);
 void nn_cl_profile_reset(nn_cl *cl);
 
 /* Enqueues a 1-D range of `global` work-items, rounded up to a multiple of `local` (0: the

@@ -1,5 +1,5 @@
--- Launch accounting (run with NN_PROFILE=1, see tests/lua/meson.build): every kernel and GEMM is
--- counted, and the profile names each with its launches and a time.
+-- Launch accounting (run with NN_PROFILE=1 and with NN_PROFILE=queue, see tests/lua/meson.build):
+-- every kernel and GEMM is counted, and the profile names each with its launches and a time.
 local nn = require "nn"
 local core = require "nn._core"
 local check = require "check"
@@ -12,13 +12,19 @@ local input = nn.zeros({9, 7})
 model:predict(input) -- builds the plan and its kernels outside the counted run
 
 core.profile(true)
-local before = core.stats().launches
-model:predict(input)
+local before, t0 = core.stats().launches, nn.seconds()
+model:predict(input) -- returns the output, so the queue is done when it returns
+local wall = nn.seconds() - t0
 local launches = core.stats().launches - before
 check.eq(launches, 3, "a dense layer with ReLU is 3 launches: the GEMM, the bias add, the ReLU")
 
+local queue = core.env("NN_PROFILE") == "queue"
 local by_name = {}
 for _, e in ipairs(core.profile(true)) do by_name[e.name] = e end
+-- In the queue the device's time is charged once: from one launch's end to the next one's.
+local host_wait = by_name["(device idle, waiting for the host)"]
+check.ok(not host_wait or queue, "only NN_PROFILE=queue has an entry for the host's time")
+by_name["(device idle, waiting for the host)"] = nil
 local gemm = by_name["gemm 9x5x7"]
 check.eq(gemm and gemm.count, 1, "the profile counts one GEMM, named by its shape M x N x K")
 check.eq(by_name.unary_relu and by_name.unary_relu.count, 1, "the profile counts one ReLU kernel, by its name")
@@ -28,5 +34,10 @@ for _, e in pairs(by_name) do
   total = total + e.count
 end
 check.eq(total, launches, "the profile's launches add up to the counter's")
+if queue then
+  local seconds = 0
+  for _, e in pairs(by_name) do seconds = seconds + e.seconds end
+  check.ok(seconds <= wall, string.format("the queue's charges (%.6f s) fit in the run's wall time (%.6f s)", seconds, wall))
+end
 check.eq(#core.profile(), 0, "profile(true) starts the table again")
 check.done()
