@@ -141,6 +141,22 @@ BINARY_BCAST(binary_sub_bcast, SUB)
 BINARY_BCAST(binary_mul_bcast, MUL)
 BINARY_BCAST(binary_div_bcast, DIV)
 
+/* y = f(a + b), flat and broadcasting: a bias add and the activation after it in one pass
+ * (nn_op_add_unary), so the sum is neither written nor read back. */
+#define ADD_RELU(a, b) RELU((a) + (b))
+#define ADD_SIGMOID(a, b) SIGMOID((a) + (b))
+#define ADD_TANH(a, b) tanh((a) + (b))
+#define ADD_EXP(a, b) exp((a) + (b))
+#define ADD_LOG(a, b) log((a) + (b))
+#define ADD_SQUARE(a, b) SQUARE((a) + (b))
+#define ADD_UNARY(f, F) FLAT2(add_##f, F) BINARY_BCAST(add_##f##_bcast, F)
+ADD_UNARY(relu, ADD_RELU)
+ADD_UNARY(sigmoid, ADD_SIGMOID)
+ADD_UNARY(tanh, ADD_TANH)
+ADD_UNARY(exp, ADD_EXP)
+ADD_UNARY(log, ADD_LOG)
+ADD_UNARY(square, ADD_SQUARE)
+
 /* ---- sums over broadcast dimensions ---- */
 
 /* Row-major strides of the 4-D shape d. */

@@ -78,8 +78,10 @@ static int backward_rule(grad_pass *p, int id, int dy) {
       return 0;
     }
     case NN_UNARY: {
-      int in[3] = {x, id, dy};
-      int dx = grad_node(g, NN_UNARY_GRAD, x, in, 3);
+      /* Only the one of x, y the derivative reads: relu's input can then be freed after the
+       * forward (or never stored, when nn_plan fuses it with its bias add). */
+      int in[2] = {nn_unary_backward_reads_x((nn_unary)n.kind) ? x : id, dy};
+      int dx = grad_node(g, NN_UNARY_GRAD, x, in, 2);
       if (dx >= 0) g->nodes[dx].kind = n.kind;
       return accumulate(p, x, dx);
     }

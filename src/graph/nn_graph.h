@@ -49,7 +49,7 @@ typedef enum nn_opcode {
                        * plans (which update the running ones), the running ones in evaluation plans */
   NN_BATCHNORM,     /* (x, stats, gamma, beta): x (n, c, ...) normalised per channel */
   /* backward ops */
-  NN_UNARY_GRAD,    /* (x, y, dy) */
+  NN_UNARY_GRAD,    /* (s, dy): s is x or y = f(x), the one f's derivative reads (nn_unary_backward_reads_x) */
   NN_SOFTMAX_GRAD,  /* (y, dy) */
   NN_CE_GRAD,       /* (logits, labels, dloss) */
   NN_MSE_GRAD,      /* (pred, target, dloss) */

@@ -10,7 +10,9 @@
  *
  * Memory: values whose lifetimes do not overlap share storage (greedy first-fit over the run
  * order); targets live to the end of the run so they can be read; views (reshape, dropout in
- * evaluation) share their input's storage.
+ * evaluation) share their input's storage. An add that only the unary after it reads (a layer's
+ * bias add before its activation) has no storage at all: the unary's kernel computes f(a + b)
+ * (nn_op_add_unary). Ask for the add as a target to read it, and it is run on its own.
  */
 #ifndef NN_MODEL_H
 #define NN_MODEL_H

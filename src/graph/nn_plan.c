@@ -1,5 +1,5 @@
-/* nn_plan: choosing the nodes of a run, planning their memory in one arena, and running them
- * (see nn_model.h). */
+/* nn_plan: choosing the nodes of a run, fusing a bias add into the activation after it, planning
+ * their memory in one arena, and running them (see nn_model.h). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +20,7 @@ struct nn_plan {
   cl_mem *value;         /* per node: storage (a sub-buffer of the arena, or the model's) or NULL */
   cl_mem *workspace;     /* per node: scratch for convolutions, or NULL */
   bool *owned;           /* per node: value[id] is a sub-buffer this plan releases */
+  bool *fused;           /* per node: an add that its activation computes (fuse_bias_adds): no value */
   nn_buffer arena;
   size_t arena_bytes;
   int launches;
@@ -40,6 +41,37 @@ static int storage_root(const nn_plan *p, int id) {
   const nn_node *nodes = p->m->g->nodes;
   while (is_view(p, &nodes[id])) id = nodes[id].inputs[0];
   return id;
+}
+
+/* ---- fusion ----
+ * An add read only by the unary right after it (a layer's bias add and its activation) runs
+ * inside the unary's kernel (nn_op_add_unary): one launch instead of two, and the sum is never
+ * stored. Not for an add the run must return, nor under NN_CHECK=nan, which checks every node's
+ * value on its own. */
+static int fuse_bias_adds(nn_plan *p, const bool *target) {
+  const nn_node *nodes = p->m->g->nodes;
+  int *readers = nn_calloc((size_t)p->count, sizeof *readers, "plan");
+  if (!readers) return -1;
+  for (int k = 0; k < p->norder; k++)
+    for (int j = 0; j < nodes[p->order[k]].ninputs; j++) readers[nodes[p->order[k]].inputs[j]]++;
+  for (int k = 0; k + 1 < p->norder && !p->check_nan; k++) {
+    int id = p->order[k];
+    const nn_node *add = &nodes[id], *next = &nodes[p->order[k + 1]];
+    p->fused[id] = add->op == NN_BINARY && add->kind == NN_BINARY_ADD && !target[id] && readers[id] == 1 &&
+                   next->op == NN_UNARY && next->inputs[0] == id;
+  }
+  free(readers);
+  return 0;
+}
+
+/* The nodes that node id reads when it runs: its inputs, or for a unary whose add is fused, the
+ * add's inputs. Returns their count. */
+static int run_inputs(const nn_plan *p, int id, int out[NN_MAX_INPUTS]) {
+  const nn_node *n = &p->m->g->nodes[id];
+  if (p->fused[id]) return 0;
+  if (n->op == NN_UNARY && p->fused[n->inputs[0]]) n = &p->m->g->nodes[n->inputs[0]];
+  memcpy(out, n->inputs, (size_t)n->ninputs * sizeof *out);
+  return n->ninputs;
 }
 
 /* Bytes of a node's value at the plan's batch size. */
@@ -138,10 +170,10 @@ static int plan_memory(nn_plan *p, const int *targets, int ntargets) {
   for (int i = 0; i < p->count; i++) last_use[i] = -1;
   for (int k = 0; k < p->norder; k++) {
     const nn_node *n = &g->nodes[p->order[k]];
-    int self = storage_root(p, p->order[k]);
+    int self = storage_root(p, p->order[k]), reads[NN_MAX_INPUTS], nreads = run_inputs(p, p->order[k], reads);
     if (last_use[self] < k) last_use[self] = k;
-    for (int j = 0; j < n->ninputs; j++) {
-      int r = storage_root(p, n->inputs[j]);
+    for (int j = 0; j < nreads; j++) {
+      int r = storage_root(p, reads[j]);
       if (last_use[r] < k) last_use[r] = k;
     }
     if (n->op == NN_INPUT) last_use[self] = p->norder;
@@ -158,7 +190,7 @@ static int plan_memory(nn_plan *p, const int *targets, int ntargets) {
   for (int k = 0; k < p->norder; k++) {
     int id = p->order[k];
     const nn_node *n = &g->nodes[id];
-    if (!lives_with_model(n) && !is_view(p, n) && n->op != NN_INPUT) {
+    if (!lives_with_model(n) && !is_view(p, n) && n->op != NN_INPUT && !p->fused[id]) {
       size[id] = value_bytes(p, n);
       if (arena_take(&a, size[id], id, &offset[id]) != 0) goto done;
     }
@@ -171,8 +203,9 @@ static int plan_memory(nn_plan *p, const int *targets, int ntargets) {
       if (work_size[id]) arena_release(&a, -1);
     }
     /* Values read for the last time here are free for the nodes after it. */
-    for (int j = 0; j < n->ninputs; j++) {
-      int r = storage_root(p, n->inputs[j]);
+    int reads[NN_MAX_INPUTS], nreads = run_inputs(p, id, reads);
+    for (int j = 0; j < nreads; j++) {
+      int r = storage_root(p, reads[j]);
       if (last_use[r] == k && !lives_with_model(&g->nodes[r])) arena_release(&a, r);
     }
     if (last_use[id] <= k && !lives_with_model(n) && !is_view(p, n)) arena_release(&a, id);
@@ -195,6 +228,7 @@ static int plan_memory(nn_plan *p, const int *targets, int ntargets) {
     int id = p->order[k];
     const nn_node *n = &g->nodes[id];
     cl_int err = CL_SUCCESS;
+    if (p->fused[id]) continue;
     if (lives_with_model(n)) {
       p->value[id] = p->m->store[id].mem;
     } else if (is_view(p, n)) {
@@ -240,19 +274,23 @@ int nn_plan_compile(nn_model *m, const int *targets, int ntargets, int batch, bo
   p->value = nn_calloc((size_t)g->count, sizeof *p->value, "plan");
   p->workspace = nn_calloc((size_t)g->count, sizeof *p->workspace, "plan");
   p->owned = nn_calloc((size_t)g->count, sizeof *p->owned, "plan");
-  if (!needed || !p->order || !p->value || !p->workspace || !p->owned) goto fail;
-  for (int t = 0; t < ntargets; t++) needed[targets[t]] = true;
+  p->fused = nn_calloc((size_t)g->count, sizeof *p->fused, "plan");
+  bool *target = nn_calloc((size_t)g->count, sizeof *target, "plan");
+  if (!needed || !p->order || !p->value || !p->workspace || !p->owned || !p->fused || !target) goto fail;
+  for (int t = 0; t < ntargets; t++) needed[targets[t]] = target[targets[t]] = true;
   for (int i = g->count - 1; i >= 0; i--)
     if (needed[i])
       for (int k = 0; k < g->nodes[i].ninputs; k++) needed[g->nodes[i].inputs[k]] = true;
   for (int i = 0; i < g->count; i++)
     if (needed[i]) p->order[p->norder++] = i;
-  if (plan_memory(p, targets, ntargets) != 0) goto fail;
+  if (fuse_bias_adds(p, target) != 0 || plan_memory(p, targets, ntargets) != 0) goto fail;
   free(needed);
+  free(target);
   *out = p;
   return 0;
 fail:
   free(needed);
+  free(target);
   nn_plan_free(p);
   return -1;
 }
@@ -264,7 +302,7 @@ void nn_plan_free(nn_plan *p) {
     if (p->workspace && p->workspace[i]) clReleaseMemObject(p->workspace[i]);
   }
   nn_cl_free(p->m->cl, &p->arena);
-  free(p->order), free(p->value), free(p->workspace), free(p->owned);
+  free(p->order), free(p->value), free(p->workspace), free(p->owned), free(p->fused);
   free(p);
 }
 
@@ -282,6 +320,16 @@ nn_plan_info nn_plan_get_info(const nn_plan *p) {
 /* The 4-D kernel dims of an aligned shape, the batch (-1) replaced by n. */
 static void dims_at(const int in[4], int n, int out[4]) {
   for (int i = 0; i < 4; i++) out[i] = in[i] == -1 ? n : in[i];
+}
+
+/* The 4-D kernel dims of a binary node's operands a, b and output y at batch n. */
+static void binary_dims(const nn_node *node, int n, int a[4], int b[4], int y[4]) {
+  int aligned[4];
+  dims_at(node->a_dims, n, a);
+  dims_at(node->b_dims, n, b);
+  for (int i = 0; i < 4; i++) aligned[i] = 1;
+  for (int i = 0; i < node->ndim; i++) aligned[4 - node->ndim + i] = (i == 0 && node->batched) ? -1 : (int)node->shape[i];
+  dims_at(aligned, n, y);
 }
 
 /* A 32-bit seed per (model seed, training run, node): dropout masks differ between steps and
@@ -329,15 +377,23 @@ static int run_node(nn_plan *p, int id, int n) {
       return nn_gemm(cl, node->trans_a, node->trans_b, rows, cols, inner, 1, (nn_matrix){in[0], 0, a_cols},
                      (nn_matrix){in[1], 0, b_cols}, 0, (nn_matrix){y, 0, cols}, what);
     }
-    case NN_UNARY: return nn_op_unary(cl, (nn_unary)node->kind, in[0], y, numel, what);
+    case NN_UNARY:
+      if (p->fused[node->inputs[0]]) {
+        const nn_node *add = x0;
+        int a[4], b[4], out[4];
+        binary_dims(add, n, a, b, out);
+        return nn_op_add_unary(cl, (nn_unary)node->kind, p->value[add->inputs[0]], a, p->value[add->inputs[1]], b, y,
+                               out, what);
+      }
+      return nn_op_unary(cl, (nn_unary)node->kind, in[0], y, numel, what);
     case NN_AFFINE: return nn_op_affine(cl, in[0], y, numel, node->a, node->b, what);
     case NN_BINARY: {
-      int a[4], b[4], out[4], aligned[4];
-      dims_at(node->a_dims, n, a);
-      dims_at(node->b_dims, n, b);
-      for (int i = 0; i < 4; i++) aligned[i] = 1;
-      for (int i = 0; i < node->ndim; i++) aligned[4 - node->ndim + i] = (i == 0 && node->batched) ? -1 : (int)node->shape[i];
-      dims_at(aligned, n, out);
+      if (p->fused[id]) {
+        p->launches--;
+        return 0;
+      }
+      int a[4], b[4], out[4];
+      binary_dims(node, n, a, b, out);
       return nn_op_binary(cl, (nn_binary)node->kind, in[0], a, in[1], b, y, out, what);
     }
     case NN_REDUCE_TO: {
@@ -406,7 +462,11 @@ static int run_node(nn_plan *p, int id, int n) {
       return nn_op_batchnorm_backward(cl, in[0], in[1], in[2], in[3], in[4], y, n, (int)x0->shape[1], bn_hw(x0),
                                       p->training, what);
     case NN_ROW: return nn_op_slice(cl, in[0], node->kind * numel, y, numel, what);
-    case NN_UNARY_GRAD: return nn_op_unary_backward(cl, (nn_unary)node->kind, in[0], in[1], in[2], y, numel, what);
+    case NN_UNARY_GRAD: {
+      bool reads_x = nn_unary_backward_reads_x((nn_unary)node->kind);
+      return nn_op_unary_backward(cl, (nn_unary)node->kind, reads_x ? in[0] : NULL, reads_x ? NULL : in[0], in[1], y,
+                                  numel, what);
+    }
     case NN_OPCODE_COUNT: break;
   }
   return nn_fail("%s: no kernel for this op", what);

@@ -133,10 +133,12 @@ int nn_op_unary(nn_cl *cl, nn_unary f, cl_mem x, cl_mem y, int n, const char *wh
   return nn_cl_run1d(cl, k, quads(n), 0, what);
 }
 
+bool nn_unary_backward_reads_x(nn_unary f) { return f == NN_UNARY_LOG || f == NN_UNARY_SQUARE; }
+
 int nn_op_unary_backward(nn_cl *cl, nn_unary f, cl_mem x, cl_mem y, cl_mem dy, cl_mem dx, int n, const char *what) {
   if (check_unary(f, n, what) != 0) return -1;
   /* The kernel reads only the one it needs; the other may be NULL. */
-  bool uses_x = f == NN_UNARY_LOG || f == NN_UNARY_SQUARE;
+  bool uses_x = nn_unary_backward_reads_x(f);
   cl_mem s = uses_x ? x : y;
   cl_kernel k;
   if (need(s, n, 4, uses_x ? "x" : "y", what) != 0 || need(dy, n, 4, "dy", what) != 0 ||
@@ -224,15 +226,10 @@ static cl_int4 broadcast_strides(const int d[4]) {
   return s;
 }
 
-int nn_op_binary(nn_cl *cl, nn_binary op, cl_mem a, const int a_dims[4], cl_mem b, const int b_dims[4], cl_mem y,
-                 const int dims[4], const char *what) {
-  static const char *const names[][2] = {
-      [NN_BINARY_ADD] = {"binary_add", "binary_add_bcast"},
-      [NN_BINARY_SUB] = {"binary_sub", "binary_sub_bcast"},
-      [NN_BINARY_MUL] = {"binary_mul", "binary_mul_bcast"},
-      [NN_BINARY_DIV] = {"binary_div", "binary_div_bcast"},
-  };
-  if ((unsigned)op >= sizeof names / sizeof names[0]) return nn_fail("%s: unknown binary op %d", what, (int)op);
+/* y (dims) = a (a_dims) OP b (b_dims) by kernel names[0] when the shapes agree (a flat kernel),
+ * else by names[1] (a broadcasting one), OP being whatever those kernels compute. */
+static int broadcast_launch(nn_cl *cl, const char *const names[2], cl_mem a, const int a_dims[4], cl_mem b,
+                            const int b_dims[4], cl_mem y, const int dims[4], const char *what) {
   int total = 0, na = 0, nb = 0;
   if (dims_count(dims, "y", &total, what) != 0 || dims_count(a_dims, "a", &na, what) != 0 ||
       dims_count(b_dims, "b", &nb, what) != 0 || check_broadcast(a_dims, "a", dims, "y", what) != 0 ||
@@ -242,7 +239,7 @@ int nn_op_binary(nn_cl *cl, nn_binary op, cl_mem a, const int a_dims[4], cl_mem 
   if (total == 0) return 0;
   cl_kernel k;
   if (na == total && nb == total) {
-    if (find_kernel(cl, "elementwise", names[op][0], &k, what) != 0 ||
+    if (find_kernel(cl, "elementwise", names[0], &k, what) != 0 ||
         nn_cl_args(k, what, NN_ARG(a), NN_ARG(b), NN_ARG(y), NN_ARG(total), NN_END) != 0)
       return -1;
     return nn_cl_run1d(cl, k, quads(total), 0, what);
@@ -252,11 +249,34 @@ int nn_op_binary(nn_cl *cl, nn_binary op, cl_mem a, const int a_dims[4], cl_mem 
   cl_int4 sa = broadcast_strides(p[0]), sb = broadcast_strides(p[1]);
   int rows = total / d[3];
   row_launch g = row_geometry(cl, rows, d[3]);
-  if (find_kernel(cl, "elementwise", names[op][1], &k, what) != 0 ||
+  if (find_kernel(cl, "elementwise", names[1], &k, what) != 0 ||
       nn_cl_args(k, what, NN_ARG(a), NN_ARG(sa), NN_ARG(b), NN_ARG(sb), NN_ARG(y), NN_ARG(d[1]), NN_ARG(d[2]),
                  NN_ARG(d[3]), NN_ARG(rows), NN_ARG(g.len), NN_END) != 0)
     return -1;
   return nn_cl_run2d(cl, k, g.global, g.local, what);
+}
+
+int nn_op_binary(nn_cl *cl, nn_binary op, cl_mem a, const int a_dims[4], cl_mem b, const int b_dims[4], cl_mem y,
+                 const int dims[4], const char *what) {
+  static const char *const names[][2] = {
+      [NN_BINARY_ADD] = {"binary_add", "binary_add_bcast"},
+      [NN_BINARY_SUB] = {"binary_sub", "binary_sub_bcast"},
+      [NN_BINARY_MUL] = {"binary_mul", "binary_mul_bcast"},
+      [NN_BINARY_DIV] = {"binary_div", "binary_div_bcast"},
+  };
+  if ((unsigned)op >= sizeof names / sizeof names[0]) return nn_fail("%s: unknown binary op %d", what, (int)op);
+  return broadcast_launch(cl, names[op], a, a_dims, b, b_dims, y, dims, what);
+}
+
+int nn_op_add_unary(nn_cl *cl, nn_unary f, cl_mem a, const int a_dims[4], cl_mem b, const int b_dims[4], cl_mem y,
+                    const int dims[4], const char *what) {
+  static const char *const names[][2] = {
+      [NN_UNARY_RELU] = {"add_relu", "add_relu_bcast"},       [NN_UNARY_SIGMOID] = {"add_sigmoid", "add_sigmoid_bcast"},
+      [NN_UNARY_TANH] = {"add_tanh", "add_tanh_bcast"},       [NN_UNARY_EXP] = {"add_exp", "add_exp_bcast"},
+      [NN_UNARY_LOG] = {"add_log", "add_log_bcast"},          [NN_UNARY_SQUARE] = {"add_square", "add_square_bcast"},
+  };
+  if (check_unary(f, 0, what) != 0) return -1;
+  return broadcast_launch(cl, names[f], a, a_dims, b, b_dims, y, dims, what);
 }
 
 int nn_op_reduce_to(nn_cl *cl, cl_mem x, const int x_dims[4], cl_mem y, const int y_dims[4], float scale,

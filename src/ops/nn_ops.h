@@ -36,9 +36,11 @@ typedef enum nn_unary {
 /* y = f(x), x and y (n); y may be x. */
 int nn_op_unary(nn_cl *cl, nn_unary f, cl_mem x, cl_mem y, int n, const char *what);
 /* dx = dy * f'(x), given x (n), y = f(x) (n) and dy (n). Each f uses whichever of x, y is
- * cheaper (relu, sigmoid, tanh, exp use y; log and square use x). */
+ * cheaper (relu, sigmoid, tanh, exp use y; log and square use x, as nn_unary_backward_reads_x
+ * says); the other may be NULL. */
 int nn_op_unary_backward(nn_cl *cl, nn_unary f, cl_mem x, cl_mem y, cl_mem dy, cl_mem dx, int n,
                          const char *what);
+bool nn_unary_backward_reads_x(nn_unary f);
 
 /* y = a * x + b with constants a, b; x and y (n). Scaling, negation, 1 - x. */
 int nn_op_affine(nn_cl *cl, cl_mem x, cl_mem y, int n, float a, float b, const char *what);
@@ -49,6 +51,10 @@ typedef enum nn_binary { NN_BINARY_ADD, NN_BINARY_SUB, NN_BINARY_MUL, NN_BINARY_
  * y (dims) = a (a_dims) op b (b_dims), where each a_dims[i], b_dims[i] is dims[i] or 1. */
 int nn_op_binary(nn_cl *cl, nn_binary op, cl_mem a, const int a_dims[4], cl_mem b, const int b_dims[4],
                  cl_mem y, const int dims[4], const char *what);
+/* y (dims) = f(a (a_dims) + b (b_dims)), broadcasting as nn_op_binary: a bias add and its
+ * activation in one pass, the sum never stored (nn_plan runs an add read only by a unary so). */
+int nn_op_add_unary(nn_cl *cl, nn_unary f, cl_mem a, const int a_dims[4], cl_mem b, const int b_dims[4], cl_mem y,
+                    const int dims[4], const char *what);
 
 /* Sums x (x_dims) over the dimensions where y_dims[i] == 1 != x_dims[i] (the backward of a
  * broadcast: bias gradients, a scalar's gradient). y (y_dims), each y_dims[i] is x_dims[i] or 1.

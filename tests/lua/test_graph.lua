@@ -147,6 +147,48 @@ check.eq(tostring(act), "nn.Tensor float32 (4, 7)", "activation shape")
 check.fails(function() model:run(xin, {"no_such_layer"}) end, "no node named 'no_such_layer'", "unknown node name")
 check.fails(function() model:run(T.new({2, 3}), {"l1.out"}) end, "takes 5 values per sample", "input of the wrong shape")
 
+-- ---- a bias add and its activation in one kernel ----
+-- A plan that returns only the activation runs the add inside the activation's kernel; one that
+-- also returns the sum keeps the add on its own. Both must agree with x W + b computed here.
+do
+  local gf = nn.graph()
+  local xf = gf:input("x", {9})
+  local yf = nn.linear(xf, 13, {name = "fc", activation = "tanh", bias_init = "uniform"})
+  local mf = gf:model{inputs = {xf}, outputs = {y = yf}}
+  mf:init(5)
+  local rows = {}
+  for i = 1, 6 do
+    rows[i] = {}
+    for j = 1, 9 do rows[i][j] = math.sin(i * 9 + j) end
+  end
+  local xt = T.from_table(rows)
+  local core = require "nn._core"
+  mf:run(xt, {yf}) -- builds the plans outside the counted runs
+  mf:run(xt, {"fc.out", yf})
+  local l0 = core.stats().launches
+  local fused = mf:run(xt, {yf})[1]
+  local l1 = core.stats().launches
+  local both = mf:run(xt, {"fc.out", yf})
+  local l2 = core.stats().launches
+  check.eq(l1 - l0, 2, "returning the activation only: the GEMM, then the add and tanh in one launch")
+  check.eq(l2 - l1, 3, "returning the sum too: the GEMM, the add, the tanh")
+  local wt, bt = mf:param("fc.weight"), mf:param("fc.bias")
+  local worst_pre, worst_y, worst_same = 0, 0, 0
+  for i = 1, 6 do
+    for j = 1, 13 do
+      local pre = bt:get(j)
+      for k = 1, 9 do pre = pre + rows[i][k] * wt:get(k, j) end
+      worst_pre = math.max(worst_pre, math.abs(both[1]:get(i, j) - pre))
+      worst_y = math.max(worst_y, math.abs(fused:get(i, j) - math.tanh(pre)))
+      worst_same = math.max(worst_same, math.abs(fused:get(i, j) - both[2]:get(i, j)))
+    end
+  end
+  check.ok(bt:stats().max > 0, "the bias is not zero, so the add is seen")
+  check.ok(worst_pre < 1e-5, string.format("the sum read on its own is x W + b (worst error %.2g)", worst_pre))
+  check.ok(worst_y < 1e-5, string.format("the fused add and tanh give tanh(x W + b) (worst error %.2g)", worst_y))
+  check.ok(worst_same < 1e-6, string.format("fused and unfused plans agree (worst difference %.2g)", worst_same))
+end
+
 -- ---- memory planning ----
 
 -- A deep narrow MLP: values whose lifetimes do not overlap share storage, so the arena is far

@@ -351,6 +351,33 @@ static void test_binary(void) {
   dev_free(cl, &y);
 }
 
+/* f(a + b) in one kernel (a bias add and its activation, as nn_plan fuses them) against f of the
+ * float64 sum, over every broadcast case and every unary function. */
+static void test_add_unary(void) {
+  for (size_t k = 0; k < sizeof bcast_cases / sizeof bcast_cases[0]; k++) {
+    const bcast_case *bc = &bcast_cases[k];
+    int na = count4(bc->a), nb = count4(bc->b), ny = count4(bc->y);
+    for (nn_unary f = NN_UNARY_RELU; f <= NN_UNARY_SQUARE; f++) {
+      /* log's sum stays positive: a in [1, 2], b in [-0.5, 0.5] */
+      bool positive = f == NN_UNARY_LOG;
+      dev_array a = dev_random(cl, &rng, na, positive ? 1 : -2, 2), b = dev_random(cl, &rng, nb, positive ? -0.5 : -2, positive ? 0.5 : 2);
+      dev_array y = dev_new(cl, ny);
+      double *want = dalloc(ny);
+      CHECK_OK(nn_op_add_unary(cl, f, a.buf.mem, bc->a, b.buf.mem, bc->b, y.buf.mem, bc->y, "test add_unary"));
+      dev_download(cl, &y);
+      FOR_EACH4(bc->y, c, i,
+                want[i] = unary_ref(f, (double)a.host[bcast_offset(bc->a, c)] + b.host[bcast_offset(bc->b, c)]));
+      char label[128];
+      snprintf(label, sizeof label, "add then %s, %s", unary_names[f], bc->name);
+      CHECK_CLOSE(y.host, want, ny, TOL_ELEM, label);
+      free(want);
+      dev_free(cl, &a);
+      dev_free(cl, &b);
+      dev_free(cl, &y);
+    }
+  }
+}
+
 /* ---- softmax ---- */
 
 typedef struct {
@@ -993,6 +1020,12 @@ static void test_errors(void) {
   CHECK_FAILS(nn_op_binary(cl, NN_BINARY_ADD, x, (const int[]){1, 1, 2, 3}, y, (const int[]){1, 1, 2, 4}, y,
                            (const int[]){1, 1, 2, 4}, w),
               "does not broadcast");
+  CHECK_FAILS(nn_op_add_unary(cl, (nn_unary)99, x, (const int[]){1, 1, 1, 8}, y, (const int[]){1, 1, 1, 8}, y,
+                              (const int[]){1, 1, 1, 8}, w),
+              "unknown unary");
+  CHECK_FAILS(nn_op_add_unary(cl, NN_UNARY_RELU, x, (const int[]){1, 1, 2, 3}, y, (const int[]){1, 1, 2, 4}, y,
+                              (const int[]){1, 1, 2, 4}, w),
+              "does not broadcast");
   CHECK_FAILS(nn_op_binary(cl, (nn_binary)7, x, (const int[]){1, 1, 1, 8}, y, (const int[]){1, 1, 1, 8}, y,
                            (const int[]){1, 1, 1, 8}, w),
               "unknown binary");
@@ -1027,6 +1060,7 @@ int main(void) {
   test_unary();
   test_affine();
   test_binary();
+  test_add_unary();
   test_softmax();
   test_cross_entropy();
   test_accuracy();
