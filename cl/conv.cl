@@ -81,17 +81,21 @@ __kernel void conv_col2im(__global const float *cols, __global float *dx, int im
   }
 }
 
-/* rows -> NCHW with the bias added (bias may be NULL). One work-item per (channel o, image img)
- * copies the ohw pixels, contiguous on both sides. 2-D range: dim 0 img < nimg, dim 1 o < oc.
+/* rows -> NCHW with the bias added (bias may be NULL), then a ReLU if relu is set (the layer's
+ * activation, fused by nn_plan). One work-item per (channel o, image img) copies the ohw pixels,
+ * contiguous on both sides. 2-D range: dim 0 img < nimg, dim 1 o < oc.
  * ws[rows_at ..] (oc, nimg * ohw); bias (oc); y (n, oc, ohw). */
-__kernel void conv_rows_to_nchw(__global const float *ws, int rows_at, __global const float *bias,
+__kernel void conv_rows_to_nchw(__global const float *ws, int rows_at, __global const float *bias, int relu,
                                 __global float *y, int img0, int nimg, int oc, int ohw) {
   int img = get_global_id(0), o = get_global_id(1);
   if (img >= nimg || o >= oc) return;
   __global const float *src = ws + rows_at + (o * nimg + img) * ohw;
   __global float *dst = y + ((img0 + img) * oc + o) * ohw;
   float b = bias ? bias[o] : 0.0f;
-  for (int p = 0; p < ohw; p++) dst[p] = src[p] + b;
+  if (relu)
+    for (int p = 0; p < ohw; p++) dst[p] = fmax(src[p] + b, 0.0f);
+  else
+    for (int p = 0; p < ohw; p++) dst[p] = src[p] + b;
 }
 
 /* NCHW -> rows, the transpose of the above without bias. Same range.

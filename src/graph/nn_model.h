@@ -10,9 +10,10 @@
  *
  * Memory: values whose lifetimes do not overlap share storage (greedy first-fit over the run
  * order); targets live to the end of the run so they can be read; views (reshape, dropout in
- * evaluation) share their input's storage. An add that only the unary after it reads (a layer's
- * bias add before its activation) has no storage at all: the unary's kernel computes f(a + b)
- * (nn_op_add_unary). Ask for the add as a target to read it, and it is run on its own.
+ * evaluation) share their input's storage. A layer's bias add (any unary after it) or
+ * convolution (a ReLU after it) applies the activation in its own output pass when the activation
+ * is its only reader: the activation is then a view too, and the pre-activation is never stored.
+ * Ask for the pre-activation as a target to read it, and the two run apart.
  */
 #ifndef NN_MODEL_H
 #define NN_MODEL_H

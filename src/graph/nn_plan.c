@@ -1,5 +1,5 @@
-/* nn_plan: choosing the nodes of a run, fusing a bias add into the activation after it, planning
- * their memory in one arena, and running them (see nn_model.h). */
+/* nn_plan: choosing the nodes of a run, letting a layer's output pass apply its activation,
+ * planning their memory in one arena, and running them (see nn_model.h). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,7 +20,7 @@ struct nn_plan {
   cl_mem *value;         /* per node: storage (a sub-buffer of the arena, or the model's) or NULL */
   cl_mem *workspace;     /* per node: scratch for convolutions, or NULL */
   bool *owned;           /* per node: value[id] is a sub-buffer this plan releases */
-  bool *fused;           /* per node: an add that its activation computes (fuse_bias_adds): no value */
+  int *applies;          /* per node: the unary it applies on its way out (fuse_activations), or -1 */
   nn_buffer arena;
   size_t arena_bytes;
   int launches;
@@ -31,9 +31,11 @@ struct nn_plan {
 
 static bool lives_with_model(const nn_node *n) { return n->op == NN_PARAM || n->op == NN_SCALAR || n->op == NN_CONST; }
 
-/* Views share their input's storage: reshape always, dropout in evaluation plans. */
+/* Views share their input's storage: reshape always, dropout in evaluation plans, and a unary
+ * that the node before it applies (fuse_activations). */
 static bool is_view(const nn_plan *p, const nn_node *n) {
-  return n->op == NN_RESHAPE || (n->op == NN_DROPOUT && !p->training);
+  return n->op == NN_RESHAPE || (n->op == NN_DROPOUT && !p->training) ||
+         (n->op == NN_UNARY && p->applies[n->inputs[0]] == (int)(n - p->m->g->nodes));
 }
 
 /* The node whose storage a node uses (itself unless it is a view). */
@@ -44,34 +46,32 @@ static int storage_root(const nn_plan *p, int id) {
 }
 
 /* ---- fusion ----
- * An add read only by the unary right after it (a layer's bias add and its activation) runs
- * inside the unary's kernel (nn_op_add_unary): one launch instead of two, and the sum is never
- * stored. Not for an add the run must return, nor under NN_CHECK=nan, which checks every node's
- * value on its own. */
-static int fuse_bias_adds(nn_plan *p, const bool *target) {
+ * A layer's output pass applies its activation: an add (the bias add of a dense layer) computes
+ * f(a + b) for any unary f (nn_op_add_unary), a convolution adds its bias and a ReLU in the pass
+ * that writes its output. The unary then runs nothing and is a view of the node before it, whose
+ * storage holds f's result: one launch and one pass over the tensor fewer, and the pre-activation
+ * is never stored. Only when the unary is the sole reader and comes right after it, the node is
+ * not a target the run must return, and NN_CHECK=nan is off (it checks every node's own value). */
+static bool can_apply(const nn_node *producer, const nn_node *unary) {
+  if (producer->op == NN_BINARY) return producer->kind == NN_BINARY_ADD;
+  return producer->op == NN_CONV2D && unary->kind == NN_UNARY_RELU;
+}
+
+static int fuse_activations(nn_plan *p, const bool *target) {
   const nn_node *nodes = p->m->g->nodes;
   int *readers = nn_calloc((size_t)p->count, sizeof *readers, "plan");
   if (!readers) return -1;
+  for (int i = 0; i < p->count; i++) p->applies[i] = -1;
   for (int k = 0; k < p->norder; k++)
     for (int j = 0; j < nodes[p->order[k]].ninputs; j++) readers[nodes[p->order[k]].inputs[j]]++;
   for (int k = 0; k + 1 < p->norder && !p->check_nan; k++) {
-    int id = p->order[k];
-    const nn_node *add = &nodes[id], *next = &nodes[p->order[k + 1]];
-    p->fused[id] = add->op == NN_BINARY && add->kind == NN_BINARY_ADD && !target[id] && readers[id] == 1 &&
-                   next->op == NN_UNARY && next->inputs[0] == id;
+    int id = p->order[k], next = p->order[k + 1];
+    if (nodes[next].op == NN_UNARY && nodes[next].inputs[0] == id && readers[id] == 1 && !target[id] &&
+        can_apply(&nodes[id], &nodes[next]))
+      p->applies[id] = next;
   }
   free(readers);
   return 0;
-}
-
-/* The nodes that node id reads when it runs: its inputs, or for a unary whose add is fused, the
- * add's inputs. Returns their count. */
-static int run_inputs(const nn_plan *p, int id, int out[NN_MAX_INPUTS]) {
-  const nn_node *n = &p->m->g->nodes[id];
-  if (p->fused[id]) return 0;
-  if (n->op == NN_UNARY && p->fused[n->inputs[0]]) n = &p->m->g->nodes[n->inputs[0]];
-  memcpy(out, n->inputs, (size_t)n->ninputs * sizeof *out);
-  return n->ninputs;
 }
 
 /* Bytes of a node's value at the plan's batch size. */
@@ -170,10 +170,10 @@ static int plan_memory(nn_plan *p, const int *targets, int ntargets) {
   for (int i = 0; i < p->count; i++) last_use[i] = -1;
   for (int k = 0; k < p->norder; k++) {
     const nn_node *n = &g->nodes[p->order[k]];
-    int self = storage_root(p, p->order[k]), reads[NN_MAX_INPUTS], nreads = run_inputs(p, p->order[k], reads);
+    int self = storage_root(p, p->order[k]);
     if (last_use[self] < k) last_use[self] = k;
-    for (int j = 0; j < nreads; j++) {
-      int r = storage_root(p, reads[j]);
+    for (int j = 0; j < n->ninputs; j++) {
+      int r = storage_root(p, n->inputs[j]);
       if (last_use[r] < k) last_use[r] = k;
     }
     if (n->op == NN_INPUT) last_use[self] = p->norder;
@@ -190,7 +190,7 @@ static int plan_memory(nn_plan *p, const int *targets, int ntargets) {
   for (int k = 0; k < p->norder; k++) {
     int id = p->order[k];
     const nn_node *n = &g->nodes[id];
-    if (!lives_with_model(n) && !is_view(p, n) && n->op != NN_INPUT && !p->fused[id]) {
+    if (!lives_with_model(n) && !is_view(p, n) && n->op != NN_INPUT) {
       size[id] = value_bytes(p, n);
       if (arena_take(&a, size[id], id, &offset[id]) != 0) goto done;
     }
@@ -203,9 +203,8 @@ static int plan_memory(nn_plan *p, const int *targets, int ntargets) {
       if (work_size[id]) arena_release(&a, -1);
     }
     /* Values read for the last time here are free for the nodes after it. */
-    int reads[NN_MAX_INPUTS], nreads = run_inputs(p, id, reads);
-    for (int j = 0; j < nreads; j++) {
-      int r = storage_root(p, reads[j]);
+    for (int j = 0; j < n->ninputs; j++) {
+      int r = storage_root(p, n->inputs[j]);
       if (last_use[r] == k && !lives_with_model(&g->nodes[r])) arena_release(&a, r);
     }
     if (last_use[id] <= k && !lives_with_model(n) && !is_view(p, n)) arena_release(&a, id);
@@ -228,7 +227,6 @@ static int plan_memory(nn_plan *p, const int *targets, int ntargets) {
     int id = p->order[k];
     const nn_node *n = &g->nodes[id];
     cl_int err = CL_SUCCESS;
-    if (p->fused[id]) continue;
     if (lives_with_model(n)) {
       p->value[id] = p->m->store[id].mem;
     } else if (is_view(p, n)) {
@@ -274,16 +272,16 @@ int nn_plan_compile(nn_model *m, const int *targets, int ntargets, int batch, bo
   p->value = nn_calloc((size_t)g->count, sizeof *p->value, "plan");
   p->workspace = nn_calloc((size_t)g->count, sizeof *p->workspace, "plan");
   p->owned = nn_calloc((size_t)g->count, sizeof *p->owned, "plan");
-  p->fused = nn_calloc((size_t)g->count, sizeof *p->fused, "plan");
+  p->applies = nn_alloc((size_t)g->count * sizeof *p->applies, "plan");
   bool *target = nn_calloc((size_t)g->count, sizeof *target, "plan");
-  if (!needed || !p->order || !p->value || !p->workspace || !p->owned || !p->fused || !target) goto fail;
+  if (!needed || !p->order || !p->value || !p->workspace || !p->owned || !p->applies || !target) goto fail;
   for (int t = 0; t < ntargets; t++) needed[targets[t]] = target[targets[t]] = true;
   for (int i = g->count - 1; i >= 0; i--)
     if (needed[i])
       for (int k = 0; k < g->nodes[i].ninputs; k++) needed[g->nodes[i].inputs[k]] = true;
   for (int i = 0; i < g->count; i++)
     if (needed[i]) p->order[p->norder++] = i;
-  if (fuse_bias_adds(p, target) != 0 || plan_memory(p, targets, ntargets) != 0) goto fail;
+  if (fuse_activations(p, target) != 0 || plan_memory(p, targets, ntargets) != 0) goto fail;
   free(needed);
   free(target);
   *out = p;
@@ -302,7 +300,7 @@ void nn_plan_free(nn_plan *p) {
     if (p->workspace && p->workspace[i]) clReleaseMemObject(p->workspace[i]);
   }
   nn_cl_free(p->m->cl, &p->arena);
-  free(p->order), free(p->value), free(p->workspace), free(p->owned), free(p->fused);
+  free(p->order), free(p->value), free(p->workspace), free(p->owned), free(p->applies);
   free(p);
 }
 
@@ -378,22 +376,17 @@ static int run_node(nn_plan *p, int id, int n) {
                      (nn_matrix){in[1], 0, b_cols}, 0, (nn_matrix){y, 0, cols}, what);
     }
     case NN_UNARY:
-      if (p->fused[node->inputs[0]]) {
-        const nn_node *add = x0;
-        int a[4], b[4], out[4];
-        binary_dims(add, n, a, b, out);
-        return nn_op_add_unary(cl, (nn_unary)node->kind, p->value[add->inputs[0]], a, p->value[add->inputs[1]], b, y,
-                               out, what);
+      if (is_view(p, node)) { /* the node before it applied it */
+        p->launches--;
+        return 0;
       }
       return nn_op_unary(cl, (nn_unary)node->kind, in[0], y, numel, what);
     case NN_AFFINE: return nn_op_affine(cl, in[0], y, numel, node->a, node->b, what);
     case NN_BINARY: {
-      if (p->fused[id]) {
-        p->launches--;
-        return 0;
-      }
       int a[4], b[4], out[4];
       binary_dims(node, n, a, b, out);
+      if (p->applies[id] >= 0)
+        return nn_op_add_unary(cl, (nn_unary)m->g->nodes[p->applies[id]].kind, in[0], a, in[1], b, y, out, what);
       return nn_op_binary(cl, (nn_binary)node->kind, in[0], a, in[1], b, y, out, what);
     }
     case NN_REDUCE_TO: {
@@ -433,7 +426,8 @@ static int run_node(nn_plan *p, int id, int n) {
     }
     case NN_CONV2D: {
       nn_conv_shape s = conv_at(node, n);
-      return nn_op_conv2d(cl, &s, in[2], in[1], node->ninputs > 3 ? in[3] : NULL, y, p->workspace[id], what);
+      return nn_op_conv2d(cl, &s, in[2], in[1], node->ninputs > 3 ? in[3] : NULL, p->applies[id] >= 0, y,
+                          p->workspace[id], what);
     }
     case NN_CONV2D_GRAD_INPUT: {
       nn_conv_shape s = conv_at(node, n);

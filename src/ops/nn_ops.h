@@ -162,8 +162,8 @@ size_t nn_conv_cols(const nn_conv_shape *s);
  * forward product and the weight gradient both. */
 int nn_op_im2col(nn_cl *cl, const nn_conv_shape *s, cl_mem x, cl_mem cols, const char *what);
 /* y (n, oc, out_h, out_w) = w (oc, K) x cols (K, n * out_h * out_w) + bias (oc), in NCHW order:
- * the convolution of x with w; bias may be NULL. */
-int nn_op_conv2d(nn_cl *cl, const nn_conv_shape *s, cl_mem cols, cl_mem w, cl_mem bias, cl_mem y,
+ * the convolution of x with w; bias may be NULL. With relu, y = max(that, 0), in the same pass. */
+int nn_op_conv2d(nn_cl *cl, const nn_conv_shape *s, cl_mem cols, cl_mem w, cl_mem bias, bool relu, cl_mem y,
                  cl_mem workspace, const char *what);
 /* dx (n, c, h, w) from dy (n, oc, out_h, out_w) and w. */
 int nn_op_conv2d_backward_input(nn_cl *cl, const nn_conv_shape *s, cl_mem dy, cl_mem w, cl_mem dx,

@@ -150,8 +150,9 @@ int nn_op_im2col(nn_cl *cl, const nn_conv_shape *s, cl_mem x, cl_mem cols, const
   return conv_im2col(cl, s, x, cols, 0, s->n, what);
 }
 
-int nn_op_conv2d(nn_cl *cl, const nn_conv_shape *s, cl_mem cols, cl_mem w, cl_mem bias, cl_mem y,
+int nn_op_conv2d(nn_cl *cl, const nn_conv_shape *s, cl_mem cols, cl_mem w, cl_mem bias, bool relu, cl_mem y,
                  cl_mem workspace, const char *what) {
+  int relu_flag = relu;
   if (check_conv(s, NN_CONV_FORWARD, workspace, what) != 0 || check_cols(s, cols, what) != 0) return -1;
   cl_kernel to_nchw;
   if (nn_cl_kernel(cl, "conv", "conv_rows_to_nchw", &to_nchw) != 0) return nn_fail_prefix("%s", what);
@@ -164,8 +165,8 @@ int nn_op_conv2d(nn_cl *cl, const nn_conv_shape *s, cl_mem cols, cl_mem w, cl_me
                 (nn_matrix){workspace, (size_t)rows_at, (size_t)ncols}, what) != 0)
       return -1;
     size_t global[2] = {(size_t)nimg, (size_t)s->oc};
-    if (nn_cl_args(to_nchw, what, NN_ARG(workspace), NN_ARG(rows_at), NN_ARG(bias), NN_ARG(y), NN_ARG(img0),
-                   NN_ARG(nimg), NN_ARG(s->oc), NN_ARG(ohw), NN_END) != 0 ||
+    if (nn_cl_args(to_nchw, what, NN_ARG(workspace), NN_ARG(rows_at), NN_ARG(bias), NN_ARG(relu_flag), NN_ARG(y),
+                   NN_ARG(img0), NN_ARG(nimg), NN_ARG(s->oc), NN_ARG(ohw), NN_END) != 0 ||
         nn_cl_run2d(cl, to_nchw, global, NULL, what) != 0)
       return -1;
   }

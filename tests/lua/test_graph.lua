@@ -147,9 +147,24 @@ check.eq(tostring(act), "nn.Tensor float32 (4, 7)", "activation shape")
 check.fails(function() model:run(xin, {"no_such_layer"}) end, "no node named 'no_such_layer'", "unknown node name")
 check.fails(function() model:run(T.new({2, 3}), {"l1.out"}) end, "takes 5 values per sample", "input of the wrong shape")
 
--- ---- a bias add and its activation in one kernel ----
--- A plan that returns only the activation runs the add inside the activation's kernel; one that
--- also returns the sum keeps the add on its own. Both must agree with x W + b computed here.
+-- ---- a layer's output pass applies its activation ----
+-- A plan that returns only the activation lets the layer's last op apply it; one that also
+-- returns the pre-activation runs the two apart.
+
+-- Runs model on x for {out} and for {pre_name, out}: the values of both runs, and the launches of
+-- each (the plans are built before the counted runs).
+local function fused_and_apart(model, x, pre_name, out)
+  local core = require "nn._core"
+  model:run(x, {out})
+  model:run(x, {pre_name, out})
+  local l0 = core.stats().launches
+  local fused = model:run(x, {out})[1]
+  local l1 = core.stats().launches
+  local apart = model:run(x, {pre_name, out})
+  return fused, apart, l1 - l0, core.stats().launches - l1
+end
+
+-- A bias add and its tanh in one kernel, against x W + b computed here.
 do
   local gf = nn.graph()
   local xf = gf:input("x", {9})
@@ -161,17 +176,9 @@ do
     rows[i] = {}
     for j = 1, 9 do rows[i][j] = math.sin(i * 9 + j) end
   end
-  local xt = T.from_table(rows)
-  local core = require "nn._core"
-  mf:run(xt, {yf}) -- builds the plans outside the counted runs
-  mf:run(xt, {"fc.out", yf})
-  local l0 = core.stats().launches
-  local fused = mf:run(xt, {yf})[1]
-  local l1 = core.stats().launches
-  local both = mf:run(xt, {"fc.out", yf})
-  local l2 = core.stats().launches
-  check.eq(l1 - l0, 2, "returning the activation only: the GEMM, then the add and tanh in one launch")
-  check.eq(l2 - l1, 3, "returning the sum too: the GEMM, the add, the tanh")
+  local fused, both, fused_launches, apart_launches = fused_and_apart(mf, T.from_table(rows), "fc.out", yf)
+  check.eq(fused_launches, 2, "returning the activation only: the GEMM, then the add and tanh in one launch")
+  check.eq(apart_launches, 3, "returning the sum too: the GEMM, the add, the tanh")
   local wt, bt = mf:param("fc.weight"), mf:param("fc.bias")
   local worst_pre, worst_y, worst_same = 0, 0, 0
   for i = 1, 6 do
@@ -187,6 +194,29 @@ do
   check.ok(worst_pre < 1e-5, string.format("the sum read on its own is x W + b (worst error %.2g)", worst_pre))
   check.ok(worst_y < 1e-5, string.format("the fused add and tanh give tanh(x W + b) (worst error %.2g)", worst_y))
   check.ok(worst_same < 1e-6, string.format("fused and unfused plans agree (worst difference %.2g)", worst_same))
+end
+
+-- A convolution and its ReLU: the conv's output pass applies it.
+do
+  local gc = nn.graph()
+  local xc = gc:input("x", {2, 6, 5})
+  local yc = nn.conv2d(xc, 3, 3, {name = "c", activation = "relu", bias_init = "uniform"})
+  local mc = gc:model{inputs = {xc}, outputs = {y = yc}}
+  mc:init(2)
+  local xt = T.new({4, 2, 6, 5}):reshape{-1}
+  for i = 1, xt:numel() do xt:set(math.cos(i * 0.7), i) end
+  local fused, both, fused_launches, apart_launches = fused_and_apart(mc, xt:reshape{4, 2, 6, 5}, "c.out", yc)
+  check.eq(apart_launches - fused_launches, 1, "returning the conv's output too runs its ReLU on its own: one launch more")
+  local worst_relu, worst_same, negative = 0, 0, 0
+  local pre, post, f = both[1]:flat(), both[2]:flat(), fused:flat()
+  for i = 1, #f do
+    negative = negative + (pre[i] < 0 and 1 or 0)
+    worst_relu = math.max(worst_relu, math.abs(post[i] - math.max(pre[i], 0)))
+    worst_same = math.max(worst_same, math.abs(f[i] - post[i]))
+  end
+  check.ok(negative > 0, "some of the conv's outputs are negative, so the ReLU is seen")
+  check.ok(worst_relu == 0, string.format("relu of the conv's output, run apart (worst %.2g)", worst_relu))
+  check.ok(worst_same == 0, string.format("the fused conv and ReLU give the same values (worst %.2g)", worst_same))
 end
 
 -- ---- memory planning ----

@@ -173,8 +173,8 @@ typedef struct {
 static void conv_forward(void *p, float *out) {
   conv_ctx *c = p;
   CHECK_OK(nn_op_im2col(cl, c->s, c->x->buf.mem, c->cols->buf.mem, c->label));
-  CHECK_OK(nn_op_conv2d(cl, c->s, c->cols->buf.mem, c->w->buf.mem, c->b ? c->b->buf.mem : NULL, c->y->buf.mem,
-                        c->ws->mem, c->label));
+  CHECK_OK(nn_op_conv2d(cl, c->s, c->cols->buf.mem, c->w->buf.mem, c->b ? c->b->buf.mem : NULL, false,
+                        c->y->buf.mem, c->ws->mem, c->label));
   CHECK_OK(nn_cl_read(cl, &c->y->buf, 0, out, (size_t)c->y->n * sizeof(float)));
 }
 
@@ -194,7 +194,8 @@ static void test_conv(conv_case cc) {
   fill_nan(&y), fill_nan(&dx), fill_nan(&dw), fill_nan(&db), fill_nan(&cols);
 
   CHECK_OK(nn_op_im2col(cl, &s, x.buf.mem, cols.buf.mem, cc.label));
-  CHECK_OK(nn_op_conv2d(cl, &s, cols.buf.mem, w.buf.mem, cc.bias ? b.buf.mem : NULL, y.buf.mem, ws.mem, cc.label));
+  CHECK_OK(
+      nn_op_conv2d(cl, &s, cols.buf.mem, w.buf.mem, cc.bias ? b.buf.mem : NULL, false, y.buf.mem, ws.mem, cc.label));
   CHECK_OK(nn_op_conv2d_backward_input(cl, &s, dy.buf.mem, w.buf.mem, dx.buf.mem, ws.mem, cc.label));
   CHECK_OK(nn_op_conv2d_backward_weight(cl, &s, cols.buf.mem, dy.buf.mem, dw.buf.mem, cc.bias ? db.buf.mem : NULL,
                                         ws.mem, cc.label));
@@ -215,6 +216,20 @@ static void test_conv(conv_case cc) {
   CHECK(edx <= CONV_TOL, "%s backward input: max relative error %.3g", cc.label, edx);
   CHECK(edw <= CONV_TOL, "%s backward weight: max relative error %.3g", cc.label, edw);
   CHECK(edb <= CONV_TOL, "%s backward bias: max relative error %.3g", cc.label, edb);
+  /* The forward again with its ReLU applied in the output pass, as nn_plan fuses a conv layer's
+   * activation. */
+  CHECK_OK(nn_op_conv2d(cl, &s, cols.buf.mem, w.buf.mem, cc.bias ? b.buf.mem : NULL, true, y.buf.mem, ws.mem, cc.label));
+  dev_download(cl, &y);
+  double *ry_relu = malloc(sizeof(double) * (size_t)ny);
+  int negative = 0;
+  for (int i = 0; i < ny; i++) {
+    ry_relu[i] = fmax(ry[i], 0);
+    negative += ry[i] < 0;
+  }
+  double erelu = max_rel_error(y.host, ry_relu, ny);
+  CHECK(erelu <= CONV_TOL && negative > 0, "%s forward with ReLU: max relative error %.3g (%d of %d negative before it)",
+        cc.label, erelu, negative, ny);
+  free(ry_relu);
 
   double fx = 0, fw = 0, fb = 0;
   if (cc.fd) {
@@ -316,7 +331,7 @@ static void test_shape_errors(void) {
   CHECK_OK(nn_conv_shape_infer(&s, "c"));
   nn_buffer small;
   CHECK_OK(nn_cl_alloc(cl, 64, "small", &small));
-  CHECK(nn_op_conv2d(cl, &s, small.mem, small.mem, NULL, small.mem, small.mem, "conv2d 'c'") != 0 &&
+  CHECK(nn_op_conv2d(cl, &s, small.mem, small.mem, NULL, false, small.mem, small.mem, "conv2d 'c'") != 0 &&
             strstr(nn_error(), "workspace of 64 bytes") != NULL,
         "message: %s", nn_error());
   CHECK(nn_op_im2col(cl, &s, small.mem, small.mem, "conv2d 'c'") != 0 &&
