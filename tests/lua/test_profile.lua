@@ -40,4 +40,16 @@ if queue then
   check.ok(seconds <= wall, string.format("the queue's charges (%.6f s) fit in the run's wall time (%.6f s)", seconds, wall))
 end
 check.eq(#core.profile(), 0, "profile(true) starts the table again")
+
+-- More launches than NN_PROFILE=queue holds pending (1024): the oldest are read on the way, and
+-- every launch is still counted and charged once.
+local t1 = nn.seconds()
+for _ = 1, 600 do model:predict(input) end
+local wall_many = nn.seconds() - t1
+local count, seconds = 0, 0
+for _, e in ipairs(core.profile(true)) do
+  if e.name ~= "(device idle, waiting for the host)" then count, seconds = count + e.count, seconds + e.seconds end
+end
+check.eq(count, 1200, "600 runs of 2 launches are all counted")
+check.ok(seconds > 0 and seconds <= wall_many, string.format("their charges (%.4f s) fit in the runs' wall time (%.4f s)", seconds, wall_many))
 check.done()
