@@ -260,10 +260,17 @@ int nn_cl_open(nn_cl **out, const char *spec, bool quiet) {
   cl->device = devices[chosen];
   free(devices);
   const char *profile = nn_env("NN_PROFILE");
-  cl->profiling = !profile || strcmp(profile, "0") == 0 ? NN_PROFILE_OFF
-                  : strcmp(profile, "queue") == 0      ? NN_PROFILE_QUEUE
-                                                       : NN_PROFILE_ALONE;
   cl_int st;
+  if (!profile || !*profile || strcmp(profile, "0") == 0) {
+    cl->profiling = NN_PROFILE_OFF;
+  } else if (strcmp(profile, "1") == 0) {
+    cl->profiling = NN_PROFILE_ALONE;
+  } else if (strcmp(profile, "queue") == 0) {
+    cl->profiling = NN_PROFILE_QUEUE;
+  } else {
+    nn_fail("NN_PROFILE='%s': use 1 (each launch timed alone), queue (timed in the running queue) or 0", profile);
+    goto fail;
+  }
   cl_context_properties props[] = {CL_CONTEXT_PLATFORM, (cl_context_properties)cl->device.platform_id, 0};
   cl->context = clCreateContext(props, 1, &cl->device.id, NULL, NULL, &st);
   if (nn_cl_check(st, "create OpenCL context") != 0) goto fail;

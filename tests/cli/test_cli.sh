@@ -69,6 +69,12 @@ expect "tuning of another device ignored" 0 "ignored: made on 'Another GPU'" -- 
 expect "bench with SGD" 0 "of 1 steps (sgd)" -- "$nnrun" "$bench/mlp1.lua" --steps 1 --repeats 1 --no-gemm --optimizer sgd
 expect "bench with a bad optimiser" 1 "--optimizer rmsprop: use adam or sgd" -- \
   "$nnrun" "$bench/mlp1.lua" --steps 1 --optimizer rmsprop
+# NN_PROFILE=queue: the bench's per-kernel table adds up in the running queue and gives the GEMMs'
+# share of the step; a value that is neither mode is a set-up error.
+expect "bench profiled in the queue" 0 "in the queue         GEMMs" -- \
+  env NN_PROFILE=queue "$nnrun" "$bench/mlp1.lua" --steps 2 --repeats 1 --no-gemm
+expect "bad NN_PROFILE" 2 "NN_PROFILE='qeue': use 1 (each launch timed alone), queue" -- \
+  env NN_PROFILE=qeue "$nnrun" "$bench/mlp1.lua" --steps 1
 
 echo "$passed passed, $failed failed"
 [[ $failed -eq 0 ]]
