@@ -18,6 +18,8 @@ const nn_env_var nn_env_vars[] = {
                   "(for editing kernels without rebuilding)"},
     {"NN_GEMM", "GEMM engine: onednn or openblas (that host library's sgemm, run in the device's queue; CPU "
                 "devices only), clblast (CLBlast's OpenCL kernels); unset: onednn on CPU devices, else clblast"},
+    {"NN_CONV", "convolution engine: onednn (oneDNN's direct convolutions, run in the device's queue; CPU devices "
+                "only), im2col (im2col + the GEMM engine); unset: onednn where the GEMMs run on oneDNN, else im2col"},
     {"NN_CHECK", "nan: stop at the first graph node that produces a NaN or infinity, naming its script line"},
     {"NN_PROFILE", "1: time every kernel and GEMM on its own (waiting for each), for bench/'s per-kernel "
                    "table; slows the run. queue: time each one inside the running queue by its device "

@@ -23,16 +23,8 @@
  *   CLBlast everywhere else, and for the rare GEMM whose sizes overflow BLAS's int. Its kernels
  *   take the parameters `nnrun --tune` found for the device, if it was tuned (nn_gemm_tune.c).
  *
- * Handing over the addresses. The spec puts each buffer's address where args_mem_loc says that
- * buffer's handle is. PoCL 3.1 instead sorts mem_list by creation, swaps sub-buffers for their
- * parents (losing the origin) and merges repeats, then fills the places in that order: a layer whose
- * weights were created before the activation arena got its operands swapped. A native kernel with
- * one buffer is unambiguous everywhere, so a host GEMM is a short chain: one "bind" kernel per
- * distinct root buffer (sub-buffers resolved here to parent + CL_MEM_OFFSET), each storing its
- * buffer's address in a job, then the GEMM kernel, which lists every root only so that the runtime
- * keeps them all alive while BLAS reads them. This relies on a buffer of a CPU device keeping its
- * address from one command to the next, which holds where device memory is host memory. A native
- * kernel costs about 5 us on PoCL, next to the milliseconds of a training GEMM.
+ * The host function gets the operands' addresses through nn_cl_enqueue_host, which resolves
+ * sub-buffers and works around PoCL's way of filling them in (nn_cl.c).
  *
  * Threads. The host library runs a GEMM on the PoCL worker executing the native kernel plus its
  * own threads (OpenMP's for oneDNN, a pool for OpenBLAS), as many in all as the device has compute
@@ -60,18 +52,11 @@ enum { ENGINE_CLBLAST = 1, ENGINE_ONEDNN, ENGINE_OPENBLAS, ENGINE_BAD_NAME, ENGI
 
 static bool on_host(int choice) { return choice == ENGINE_ONEDNN || choice == ENGINE_OPENBLAS; }
 
-static bool runs_native_kernels(const nn_device_info *d) {
-  cl_device_exec_capabilities caps = 0;
-  if (!(d->type & CL_DEVICE_TYPE_CPU)) return false;
-  if (clGetDeviceInfo(d->id, CL_DEVICE_EXECUTION_CAPABILITIES, sizeof caps, &caps, NULL) != CL_SUCCESS) return false;
-  return (caps & CL_EXEC_NATIVE_KERNEL) != 0;
-}
-
 static int engine(nn_cl *cl) {
   int *choice = nn_cl_gemm_choice(cl);
   if (*choice) return *choice;
   const char *want = nn_env("NN_GEMM");
-  bool host = runs_native_kernels(nn_cl_device(cl));
+  bool host = nn_cl_runs_host(cl);
   /* The host library asked for ("host" is the default one); 0 if NN_GEMM names none. */
   int library = !want || strcasecmp(want, "onednn") == 0 || strcasecmp(want, "host") == 0 ? ENGINE_ONEDNN
                 : strcasecmp(want, "openblas") == 0                                        ? ENGINE_OPENBLAS
@@ -109,6 +94,8 @@ const char *nn_gemm_engine(nn_cl *cl) {
   return "none (see NN_GEMM)";
 }
 
+bool nn_gemm_is_onednn(nn_cl *cl) { return engine(cl) == ENGINE_ONEDNN; }
+
 /* Checks an operand's extent, so that a planner bug is an error naming the operation rather than
  * a read past a buffer: on the device a fault, on the host path a crash. rows x cols as stored
  * (before op()); `batch` of them, `stride` elements apart. */
@@ -135,39 +122,23 @@ static const char *shape_name(char *out, size_t size, size_t batch, size_t m, si
 
 /* ---- host BLAS as native kernels ---- */
 
-/* One GEMM for the host. Its operands lie in 1 to 3 distinct root buffers. */
+/* One GEMM for the host: the job of its host function. */
 typedef struct host_gemm {
-  const char *base[3];  /* host address of each distinct root buffer, filled by the binds */
-  int which[3];         /* base[] index of A, B, C */
-  size_t at[3];         /* bytes from the root's start to the first element of A, B, C */
-  size_t stride[3];     /* elements between the batch's consecutive A, B, C */
+  size_t at[3];      /* elements from each buffer's first one to A's, B's, C's */
+  size_t stride[3];  /* elements between the batch's consecutive A, B, C */
   size_t batch;
   blasint m, n, k, ld[3];
   bool trans_a, trans_b;
   float alpha, beta;
-  int library;          /* ENGINE_ONEDNN or ENGINE_OPENBLAS */
-  int threads;          /* oneDNN's: the device's compute units */
+  int library;       /* ENGINE_ONEDNN or ENGINE_OPENBLAS */
+  int threads;       /* oneDNN's: the device's compute units */
 } host_gemm;
 
-/* The arguments of one native kernel of a GEMM's chain. The runtime copies this struct and, in its
- * copy, replaces the cl_mem handles in mem[] by the buffers' host addresses. */
-typedef struct host_step {
-  host_gemm *job;  /* shared by the chain; the GEMM step frees it */
-  int root;        /* a bind: the base[] it fills from mem[0]; -1: the GEMM step */
-  void *mem[3];    /* a bind: its one root buffer; the GEMM step: every root, listed only so that
-                    * the runtime keeps them alive while BLAS reads them */
-} host_step;
-
-static void CL_CALLBACK host_step_run(void *args) {
-  const host_step *step = args;
-  host_gemm *g = step->job;
-  if (step->root >= 0) {
-    g->base[step->root] = step->mem[0];
-    return;
-  }
-  const float *a = (const float *)(g->base[g->which[0]] + g->at[0]);
-  const float *b = (const float *)(g->base[g->which[1]] + g->at[1]);
-  float *c = (float *)(g->base[g->which[2]] + g->at[2]);
+/* addr: the buffers of A, B and C. */
+static void host_gemm_run(void *job, char *const *addr) {
+  const host_gemm *g = job;
+  const float *a = (const float *)addr[0] + g->at[0], *b = (const float *)addr[1] + g->at[1];
+  float *c = (float *)addr[2] + g->at[2];
   if (g->library == ENGINE_ONEDNN) omp_set_num_threads(g->threads);
   for (size_t i = 0; i < g->batch; i++) {
     const float *ai = a + i * g->stride[0], *bi = b + i * g->stride[1];
@@ -181,7 +152,6 @@ static void CL_CALLBACK host_step_run(void *args) {
     cblas_sgemm(CblasRowMajor, g->trans_a ? CblasTrans : CblasNoTrans, g->trans_b ? CblasTrans : CblasNoTrans, g->m,
                 g->n, g->k, g->alpha, ai, g->ld[0], bi, g->ld[1], g->beta, ci, g->ld[2]);
   }
-  free(g);
 }
 
 /* The leading dimension BLAS is given: it insists on ld >= max(1, cols) even for an operand with no
@@ -196,19 +166,6 @@ static bool fits_blasint(size_t x) {
   return b >= 0 && (size_t)b == x;
 }
 
-/* Where an operand's first element lies as the host will see it: its root buffer (a sub-buffer's
- * parent, else itself; OpenCL 1.2 has no sub-buffers of sub-buffers) and the byte offset into it. */
-static int locate(nn_matrix x, cl_mem *root, size_t *at, const char *what) {
-  cl_mem parent = NULL;
-  size_t origin = 0;
-  if (nn_cl_check(clGetMemObjectInfo(x.mem, CL_MEM_ASSOCIATED_MEMOBJECT, sizeof parent, &parent, NULL), what) != 0 ||
-      nn_cl_check(clGetMemObjectInfo(x.mem, CL_MEM_OFFSET, sizeof origin, &origin, NULL), what) != 0)
-    return -1;
-  *root = parent ? parent : x.mem;
-  *at = origin + x.offset * sizeof(float);
-  return 0;
-}
-
 static int host_enqueue(nn_cl *cl, int library, bool trans_a, bool trans_b, size_t m, size_t n, size_t k,
                         float alpha, const nn_matrix x[3], const size_t cols[3], const size_t stride[3], float beta,
                         size_t batch, cl_event *event, const char *what) {
@@ -217,49 +174,15 @@ static int host_enqueue(nn_cl *cl, int library, bool trans_a, bool trans_b, size
   *g = (host_gemm){.batch = batch, .m = (blasint)m, .n = (blasint)n, .k = (blasint)k, .trans_a = trans_a,
                    .trans_b = trans_b, .alpha = alpha, .beta = beta, .library = library,
                    .threads = (int)nn_cl_device(cl)->compute_units};
-  host_step run = {g, -1, {NULL, NULL, NULL}};
-  cl_mem roots[3];
-  const void *locs[3];
-  cl_uint nroots = 0;
   for (int i = 0; i < 3; i++) {
-    cl_mem root;
-    if (locate(x[i], &root, &g->at[i], what) != 0) {
-      free(g);
-      return -1;
-    }
-    cl_uint r = 0;
-    while (r < nroots && roots[r] != root) r++;
-    if (r == nroots) {
-      roots[nroots] = root;
-      run.mem[nroots] = root;
-      locs[nroots] = &run.mem[nroots];
-      nroots++;
-    }
-    g->which[i] = (int)r;
+    g->at[i] = x[i].offset;
     g->ld[i] = (blasint)blas_ld(x[i], cols[i]);
     g->stride[i] = stride[i];
   }
-  cl_command_queue queue = nn_cl_queue(cl);
-  cl_int st = CL_SUCCESS;
-  cl_uint bound = 0;
-  while (bound < nroots) {
-    host_step bind = {g, (int)bound, {roots[bound], NULL, NULL}};
-    const void *loc = &bind.mem[0];
-    st = clEnqueueNativeKernel(queue, host_step_run, &bind, sizeof bind, 1, &roots[bound], &loc, 0, NULL, NULL);
-    if (st != CL_SUCCESS) break;
-    bound++;
-  }
-  if (st == CL_SUCCESS)
-    st = clEnqueueNativeKernel(queue, host_step_run, &run, sizeof run, nroots, roots, locs, 0, NULL, event);
-  if (st != CL_SUCCESS) {
-    /* Binds already queued write into the job: let them run before freeing it. */
-    if (bound > 0) clFinish(queue);
-    free(g);
-    char shape[96];
-    return nn_fail("%s: GEMM %s on the host: %s (%d)", what, shape_name(shape, sizeof shape, batch, m, n, k),
-                   nn_cl_error_name(st), st);
-  }
-  return 0;
+  char shape[96], label[256];
+  snprintf(label, sizeof label, "%s: GEMM %s on the host", what, shape_name(shape, sizeof shape, batch, m, n, k));
+  const cl_mem mem[3] = {x[0].mem, x[1].mem, x[2].mem};
+  return nn_cl_enqueue_host(cl, host_gemm_run, g, mem, 3, event, label);
 }
 
 /* ---- CLBlast ---- */

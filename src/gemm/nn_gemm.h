@@ -35,5 +35,7 @@ int nn_gemm_batched(nn_cl *cl, bool trans_a, bool trans_b, size_t m, size_t n, s
 /* Which engine serves this device: "OpenBLAS (native kernel)" or "CLBlast". Makes the choice if
  * no GEMM has yet, so that what it says is what every later GEMM on `cl` uses. */
 const char *nn_gemm_engine(nn_cl *cl);
+/* Whether that engine is oneDNN's sgemm: the host library whose convolutions nn_ops uses too. */
+bool nn_gemm_is_onednn(nn_cl *cl);
 
 #endif

@@ -190,15 +190,25 @@ static int plan_memory(nn_plan *p, const int *targets, int ntargets) {
   for (int k = 0; k < p->norder; k++) {
     int id = p->order[k];
     const nn_node *n = &g->nodes[id];
+    char what[300];
     if (!lives_with_model(n) && !is_view(p, n) && n->op != NN_INPUT) {
       size[id] = value_bytes(p, n);
+      /* A convolution's prepared input is the columns, or x in oneDNN's layout (nn_conv_cols). */
+      nn_conv_shape s = conv_at(n, p->batch);
+      size_t floats;
+      if (n->op == NN_IM2COL) {
+        if (nn_conv_cols(p->m->cl, &s, &floats, nn_graph_describe(g, id, what, sizeof what)) != 0) goto done;
+        size[id] = floats * sizeof(float);
+      }
       if (arena_take(&a, size[id], id, &offset[id]) != 0) goto done;
     }
     if (uses_workspace(n)) {
       nn_conv_shape s = conv_at(n, p->batch);
       nn_conv_part part = n->op == NN_CONV2D ? NN_CONV_FORWARD
                           : n->op == NN_CONV2D_GRAD_INPUT ? NN_CONV_GRAD_INPUT : NN_CONV_GRAD_WEIGHT;
-      work_size[id] = nn_conv_workspace(&s, part) * sizeof(float);
+      size_t floats;
+      if (nn_conv_workspace(p->m->cl, &s, part, &floats, nn_graph_describe(g, id, what, sizeof what)) != 0) goto done;
+      work_size[id] = floats * sizeof(float);
       if (work_size[id] && arena_take(&a, work_size[id], -1, &work_offset[id]) != 0) goto done;
       if (work_size[id]) arena_release(&a, -1);
     }

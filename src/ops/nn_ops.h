@@ -150,16 +150,19 @@ typedef struct nn_conv_shape {
 int nn_conv_shape_infer(nn_conv_shape *s, const char *what);
 /* The three parts of a convolution, which need different workspaces. */
 typedef enum nn_conv_part { NN_CONV_FORWARD, NN_CONV_GRAD_INPUT, NN_CONV_GRAD_WEIGHT } nn_conv_part;
-/* The scratch floats a part needs (GEMM operands for a chunk of images); the caller provides a
- * buffer of at least this size (the graph engine plans it with the other tensors). */
-size_t nn_conv_workspace(const nn_conv_shape *s, nn_conv_part part);
-/* Floats of the columns matrix cols (K, n * out_h * out_w), K = c * kh * kw: column
+/* *floats: the scratch a part needs on cl (GEMM operands for a chunk of images, or operands in
+ * oneDNN's layouts); the caller provides a buffer of at least this size (the graph engine plans it
+ * with the other tensors). Fails only on a bad NN_CONV or an error of oneDNN's. */
+int nn_conv_workspace(nn_cl *cl, const nn_conv_shape *s, nn_conv_part part, size_t *floats, const char *what);
+/* *floats: the size of cols, the convolution's input as its forward and weight gradient read it.
+ * With im2col + GEMM, the columns matrix (K, n * out_h * out_w), K = c * kh * kw: column
  * img * out_h * out_w + oy * out_w + ox holds the input window under output pixel (oy, ox) of
- * image img, row (ci * kh + ky) * kw + kx, zeros where the window lies in the padding. */
-size_t nn_conv_cols(const nn_conv_shape *s);
+ * image img, row (ci * kh + ky) * kw + kx, zeros where the window lies in the padding. Where oneDNN
+ * runs both parts (nn_ops_conv.c), x itself in oneDNN's blocked layout. */
+int nn_conv_cols(nn_cl *cl, const nn_conv_shape *s, size_t *floats, const char *what);
 
-/* cols (K, n * out_h * out_w) from x (n, c, h, w): the convolution's input, unrolled once for the
- * forward product and the weight gradient both. */
+/* cols from x (n, c, h, w): the convolution's input, made once for the forward product and the
+ * weight gradient both. */
 int nn_op_im2col(nn_cl *cl, const nn_conv_shape *s, cl_mem x, cl_mem cols, const char *what);
 /* y (n, oc, out_h, out_w) = w (oc, K) x cols (K, n * out_h * out_w) + bias (oc), in NCHW order:
  * the convolution of x with w; bias may be NULL. With relu, y = max(that, 0), in the same pass. */

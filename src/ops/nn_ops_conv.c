@@ -9,14 +9,21 @@
  * (oc, chunk * ohw) is reordered to NCHW while it is in the cache. The input gradient makes its
  * columns chunk by chunk (cols = W^T x dy, then col2im). A chunk is as many images as fit in
  * CONV_ROWS_FLOATS (forward, weight gradient) or CONV_WORKSPACE_FLOATS (input gradient), so the
- * workspace stays bounded whatever n is. */
+ * workspace stays bounded whatever n is.
+ *
+ * On CPU devices whose GEMMs run on oneDNN, a part runs instead on oneDNN's direct convolution
+ * where it has a real kernel for it (nn_ops_onednn.c): then the graph's im2col node holds the input
+ * in oneDNN's layout, not the columns. NN_CONV=im2col keeps every part on im2col + GEMM, for
+ * comparison; NN_CONV=onednn asks for oneDNN even where the GEMMs use another engine. */
 #include "nn_ops.h"
 
 #include <limits.h>
 #include <stdint.h>
+#include <strings.h>
 
 #include "nn_base.h"
 #include "nn_gemm.h"
+#include "nn_ops_onednn.h"
 
 /* Workspace the input gradient aims for: 8 MB, so that a chunk's columns stay in the CPU's 32 MB
  * last-level cache between the GEMM that writes them and col2im, next to the GEMM's own packing.
@@ -35,6 +42,55 @@ static size_t reduce_local(nn_cl *cl) {
   size_t local = 256;
   while (local > nn_cl_device(cl)->max_work_group) local /= 2;
   return local;
+}
+
+/* ---- which engine runs a part ---- */
+
+/* Whether convolutions may run on oneDNN: 1 yes, 0 no, -1 a bad NN_CONV. */
+static int onednn_allowed(nn_cl *cl, const char *what) {
+  const char *want = nn_env("NN_CONV");
+  if (!want) return nn_cl_runs_host(cl) && nn_gemm_is_onednn(cl);
+  if (strcasecmp(want, "im2col") == 0) return 0;
+  if (strcasecmp(want, "onednn") != 0)
+    return nn_fail("%s: NN_CONV='%s': use onednn, im2col, or leave it unset", what, want);
+  if (!nn_cl_runs_host(cl))
+    return nn_fail("%s: NN_CONV=onednn, but %s cannot run host functions in its queue (not a CPU device with "
+                   "native kernels); use NN_CONV=im2col or leave it unset", what, nn_cl_device(cl)->name);
+  return 1;
+}
+
+/* The forward (with a bias, without ReLU) that prepares s's input for oneDNN, or *out = NULL if
+ * the input is unrolled into columns: the preparation serves the forward and the weight gradient,
+ * so both must run on oneDNN, reading one layout. */
+static int onednn_input(nn_cl *cl, const nn_conv_shape *s, const nn_onednn_conv **out, const char *what) {
+  *out = NULL;
+  int allowed = onednn_allowed(cl, what);
+  if (allowed <= 0) return allowed;
+  const nn_onednn_conv *fwd, *bwd_w;
+  if (nn_onednn_conv_get(&(nn_onednn_key){*s, NN_CONV_FORWARD, true, false}, &fwd, what) != 0 ||
+      nn_onednn_conv_get(&(nn_onednn_key){*s, NN_CONV_GRAD_WEIGHT, false, false}, &bwd_w, what) != 0)
+    return -1;
+  if (fwd && bwd_w && nn_onednn_same_source(fwd, bwd_w)) *out = fwd;
+  return 0;
+}
+
+/* The oneDNN part that runs `part` of s, or *out = NULL for im2col + GEMM. */
+static int onednn_part(nn_cl *cl, const nn_conv_shape *s, nn_conv_part part, bool bias, bool relu,
+                       const nn_onednn_conv **out, const char *what) {
+  *out = NULL;
+  if (part == NN_CONV_GRAD_INPUT) {
+    int allowed = onednn_allowed(cl, what);
+    if (allowed <= 0) return allowed;
+    return nn_onednn_conv_get(&(nn_onednn_key){*s, part, false, false}, out, what);
+  }
+  const nn_onednn_conv *input;
+  if (onednn_input(cl, s, &input, what) != 0) return -1;
+  if (!input) return 0;
+  if (nn_onednn_conv_get(&(nn_onednn_key){*s, part, bias, relu}, out, what) != 0) return -1;
+  if (!*out || !nn_onednn_same_source(*out, input))
+    return nn_fail("%s: oneDNN's forward with%s bias%s has no direct kernel on the layout of the others; "
+                   "NN_CONV=im2col avoids it", what, bias ? "" : "out", relu ? " and ReLU" : "");
+  return 0;
 }
 
 /* ---- geometry ---- */
@@ -92,29 +148,45 @@ static int conv_chunk(const nn_conv_shape *s, nn_conv_part part) {
   return chunk < (size_t)s->n ? (int)chunk : s->n;
 }
 
-size_t nn_conv_workspace(const nn_conv_shape *s, nn_conv_part part) {
-  return (size_t)conv_chunk(s, part) * conv_image_floats(s, part);
+int nn_conv_workspace(nn_cl *cl, const nn_conv_shape *s, nn_conv_part part, size_t *floats, const char *what) {
+  const nn_onednn_conv *c;
+  if (onednn_part(cl, s, part, true, false, &c, what) != 0) return -1;
+  *floats = c ? (nn_onednn_workspace(c) + sizeof(float) - 1) / sizeof(float)
+              : (size_t)conv_chunk(s, part) * conv_image_floats(s, part);
+  return 0;
 }
 
-size_t nn_conv_cols(const nn_conv_shape *s) {
-  return (size_t)s->c * s->kh * s->kw * (size_t)s->n * (size_t)s->out_h * (size_t)s->out_w;
+int nn_conv_cols(nn_cl *cl, const nn_conv_shape *s, size_t *floats, const char *what) {
+  const nn_onednn_conv *input;
+  if (onednn_input(cl, s, &input, what) != 0) return -1;
+  *floats = input ? (nn_onednn_source_bytes(input) + sizeof(float) - 1) / sizeof(float)
+                  : (size_t)s->c * s->kh * s->kw * (size_t)s->n * (size_t)s->out_h * (size_t)s->out_w;
+  return 0;
+}
+
+/* Whether buffer x holds at least `floats` floats; fails naming it (a planner bug) if not. */
+static int check_size(cl_mem x, size_t floats, const char *name, const char *need, const char *what) {
+  size_t bytes = 0;
+  if (floats == 0) return 0; /* a part with nothing to convert may be given no workspace */
+  if (nn_cl_check(clGetMemObjectInfo(x, CL_MEM_SIZE, sizeof bytes, &bytes, NULL), what) != 0) return -1;
+  if (bytes < floats * sizeof(float))
+    return nn_fail("%s: %s of %zu bytes, %s %zu", what, name, bytes, need, floats * sizeof(float));
+  return 0;
 }
 
 /* Catches a cols buffer that is too small (a planner bug) before a kernel writes past it. */
-static int check_cols(const nn_conv_shape *s, cl_mem cols, const char *what) {
-  size_t bytes = 0, need = nn_conv_cols(s) * sizeof(float);
-  if (nn_cl_check(clGetMemObjectInfo(cols, CL_MEM_SIZE, sizeof bytes, &bytes, NULL), what) != 0) return -1;
-  if (bytes < need) return nn_fail("%s: cols of %zu bytes, the convolution's columns need %zu", what, bytes, need);
-  return 0;
+static int check_cols(nn_cl *cl, const nn_conv_shape *s, cl_mem cols, const char *what) {
+  size_t floats;
+  if (nn_conv_cols(cl, s, &floats, what) != 0) return -1;
+  return check_size(cols, floats, "cols", "the convolution's columns need", what);
 }
 
-static int check_conv(const nn_conv_shape *s, nn_conv_part part, cl_mem workspace, const char *what) {
+static int check_conv(nn_cl *cl, const nn_conv_shape *s, nn_conv_part part, cl_mem workspace, const char *what) {
   if (check_geometry(s, what) != 0) return -1;
   if (s->oc < 1) return nn_fail("%s: a convolution needs at least 1 output channel, got %d", what, s->oc);
-  size_t bytes = 0, need = nn_conv_workspace(s, part) * sizeof(float);
-  if (nn_cl_check(clGetMemObjectInfo(workspace, CL_MEM_SIZE, sizeof bytes, &bytes, NULL), what) != 0) return -1;
-  if (bytes < need) return nn_fail("%s: workspace of %zu bytes, the convolution needs %zu", what, bytes, need);
-  return 0;
+  size_t floats;
+  if (nn_conv_workspace(cl, s, part, &floats, what) != 0) return -1;
+  return check_size(workspace, floats, "workspace", "the convolution needs", what);
 }
 
 /* ---- convolution ---- */
@@ -146,14 +218,25 @@ static int conv_nchw_to_rows(nn_cl *cl, const nn_conv_shape *s, cl_mem dy, cl_me
 }
 
 int nn_op_im2col(nn_cl *cl, const nn_conv_shape *s, cl_mem x, cl_mem cols, const char *what) {
-  if (check_geometry(s, what) != 0 || check_cols(s, cols, what) != 0) return -1;
+  const nn_onednn_conv *input;
+  if (check_geometry(s, what) != 0 || check_cols(cl, s, cols, what) != 0 || onednn_input(cl, s, &input, what) != 0)
+    return -1;
+  if (input) return nn_onednn_enqueue(cl, input, true, (cl_mem[]){x, cols}, 2, what);
   return conv_im2col(cl, s, x, cols, 0, s->n, what);
 }
 
 int nn_op_conv2d(nn_cl *cl, const nn_conv_shape *s, cl_mem cols, cl_mem w, cl_mem bias, bool relu, cl_mem y,
                  cl_mem workspace, const char *what) {
   int relu_flag = relu;
-  if (check_conv(s, NN_CONV_FORWARD, workspace, what) != 0 || check_cols(s, cols, what) != 0) return -1;
+  const nn_onednn_conv *direct;
+  if (check_conv(cl, s, NN_CONV_FORWARD, workspace, what) != 0 || check_cols(cl, s, cols, what) != 0 ||
+      onednn_part(cl, s, NN_CONV_FORWARD, bias != NULL, relu, &direct, what) != 0)
+    return -1;
+  if (direct) {
+    if (check_size(workspace, (nn_onednn_workspace(direct) + 3) / 4, "workspace", "the convolution needs", what) != 0)
+      return -1;
+    return nn_onednn_enqueue(cl, direct, false, (cl_mem[]){cols, w, bias ? bias : y, y, workspace ? workspace : y}, 5, what);
+  }
   cl_kernel to_nchw;
   if (nn_cl_kernel(cl, "conv", "conv_rows_to_nchw", &to_nchw) != 0) return nn_fail_prefix("%s", what);
   int chunk = conv_chunk(s, NN_CONV_FORWARD), ohw = s->out_h * s->out_w, kdim = s->c * s->kh * s->kw, rows_at = 0;
@@ -175,7 +258,11 @@ int nn_op_conv2d(nn_cl *cl, const nn_conv_shape *s, cl_mem cols, cl_mem w, cl_me
 
 int nn_op_conv2d_backward_input(nn_cl *cl, const nn_conv_shape *s, cl_mem dy, cl_mem w, cl_mem dx,
                                 cl_mem workspace, const char *what) {
-  if (check_conv(s, NN_CONV_GRAD_INPUT, workspace, what) != 0) return -1;
+  const nn_onednn_conv *direct;
+  if (check_conv(cl, s, NN_CONV_GRAD_INPUT, workspace, what) != 0 ||
+      onednn_part(cl, s, NN_CONV_GRAD_INPUT, false, false, &direct, what) != 0)
+    return -1;
+  if (direct) return nn_onednn_enqueue(cl, direct, false, (cl_mem[]){dy, w, dx, workspace ? workspace : dx}, 4, what);
   cl_kernel col2im;
   if (nn_cl_kernel(cl, "conv", "conv_col2im", &col2im) != 0) return nn_fail_prefix("%s", what);
   int chunk = conv_chunk(s, NN_CONV_GRAD_INPUT), ohw = s->out_h * s->out_w, kdim = s->c * s->kh * s->kw;
@@ -197,9 +284,9 @@ int nn_op_conv2d_backward_input(nn_cl *cl, const nn_conv_shape *s, cl_mem dy, cl
   return 0;
 }
 
-int nn_op_conv2d_backward_weight(nn_cl *cl, const nn_conv_shape *s, cl_mem cols, cl_mem dy, cl_mem dw, cl_mem dbias,
+/* dw from cols and dy through GEMMs over chunks of images. */
+static int weight_gradient_gemms(nn_cl *cl, const nn_conv_shape *s, cl_mem cols, cl_mem dy, cl_mem dw,
                                  cl_mem workspace, const char *what) {
-  if (check_conv(s, NN_CONV_GRAD_WEIGHT, workspace, what) != 0 || check_cols(s, cols, what) != 0) return -1;
   int chunk = conv_chunk(s, NN_CONV_GRAD_WEIGHT), ohw = s->out_h * s->out_w, kdim = s->c * s->kh * s->kw;
   for (int img0 = 0; img0 < s->n; img0 += chunk) {
     int nimg = s->n - img0 < chunk ? s->n - img0 : chunk, ncols = nimg * ohw;
@@ -210,6 +297,20 @@ int nn_op_conv2d_backward_weight(nn_cl *cl, const nn_conv_shape *s, cl_mem cols,
                 (nn_matrix){workspace, 0, (size_t)ncols}, (nn_matrix){cols, (size_t)img0 * ohw, (size_t)s->n * ohw},
                 img0 == 0 ? 0.0f : 1.0f, (nn_matrix){dw, 0, (size_t)kdim}, what) != 0)
       return -1;
+  }
+  return 0;
+}
+
+int nn_op_conv2d_backward_weight(nn_cl *cl, const nn_conv_shape *s, cl_mem cols, cl_mem dy, cl_mem dw, cl_mem dbias,
+                                 cl_mem workspace, const char *what) {
+  const nn_onednn_conv *direct;
+  if (check_conv(cl, s, NN_CONV_GRAD_WEIGHT, workspace, what) != 0 || check_cols(cl, s, cols, what) != 0 ||
+      onednn_part(cl, s, NN_CONV_GRAD_WEIGHT, false, false, &direct, what) != 0)
+    return -1;
+  if (direct) {
+    if (nn_onednn_enqueue(cl, direct, false, (cl_mem[]){cols, dy, dw, workspace ? workspace : dw}, 4, what) != 0) return -1;
+  } else if (weight_gradient_gemms(cl, s, cols, dy, dw, workspace, what) != 0) {
+    return -1;
   }
   if (!dbias) return 0;
   const int x_dims[4] = {s->n, s->oc, s->out_h, s->out_w}, y_dims[4] = {1, s->oc, 1, 1};

@@ -742,3 +742,102 @@ int nn_cl_run2d(nn_cl *cl, cl_kernel kernel, const size_t global[2], const size_
   cl_int st = clEnqueueNDRangeKernel(cl->queue, kernel, 2, NULL, g, local, 0, NULL, nn_cl_launch_event(cl, &ev));
   return nn_cl_launch_end(cl, t, cl->profiling ? kernel_name(kernel, name, sizeof name) : "", st, ev, what);
 }
+
+/* ---- host functions in the queue ---- */
+
+bool nn_cl_runs_host(const nn_cl *cl) {
+  cl_device_exec_capabilities caps = 0;
+  if (!(cl->device.type & CL_DEVICE_TYPE_CPU)) return false;
+  if (clGetDeviceInfo(cl->device.id, CL_DEVICE_EXECUTION_CAPABILITIES, sizeof caps, &caps, NULL) != CL_SUCCESS)
+    return false;
+  return (caps & CL_EXEC_NATIVE_KERNEL) != 0;
+}
+
+/* Handing over the addresses. The spec puts each buffer's address where args_mem_loc says that
+ * buffer's handle is. PoCL 3.1 instead sorts mem_list by creation, swaps sub-buffers for their
+ * parents (losing the origin) and merges repeats, then fills the places in that order: a layer whose
+ * weights were created before the activation arena got its operands swapped. A native kernel with
+ * one buffer is unambiguous everywhere, so a host call is a short chain: one "bind" command per
+ * distinct root buffer (sub-buffers resolved here to parent + CL_MEM_OFFSET), each storing its
+ * buffer's address in the call, then the call itself, which lists every root only so that the
+ * runtime keeps them all alive while fn reads them. This relies on a buffer of a CPU device keeping
+ * its address from one command to the next, which holds where device memory is host memory. A
+ * native kernel costs about 5 us on PoCL. */
+typedef struct host_call {
+  nn_cl_host_fn *fn;
+  void *job;
+  int nmem;
+  int root_of[NN_CL_HOST_MEMS];    /* the root buffer of mem[i], an index into base[] */
+  size_t origin[NN_CL_HOST_MEMS];  /* bytes from that root's start to mem[i]'s */
+  char *base[NN_CL_HOST_MEMS];     /* each root's host address, filled by the binds */
+} host_call;
+
+/* The arguments of one command of the chain. The runtime copies this struct and, in its copy,
+ * replaces the cl_mem handles in mem[] by the buffers' host addresses. */
+typedef struct host_step {
+  host_call *call;  /* shared by the chain; the last command frees it */
+  int root;         /* a bind: the base[] it fills from mem[0]; -1: the call */
+  void *mem[NN_CL_HOST_MEMS];
+} host_step;
+
+static void CL_CALLBACK host_step_run(void *args) {
+  const host_step *step = args;
+  host_call *c = step->call;
+  if (step->root >= 0) {
+    c->base[step->root] = step->mem[0];
+    return;
+  }
+  char *addr[NN_CL_HOST_MEMS];
+  for (int i = 0; i < c->nmem; i++) addr[i] = c->base[c->root_of[i]] + c->origin[i];
+  c->fn(c->job, addr);
+  free(c->job);
+  free(c);
+}
+
+int nn_cl_enqueue_host(nn_cl *cl, nn_cl_host_fn *fn, void *job, const cl_mem *mem, int nmem, cl_event *event,
+                       const char *what) {
+  host_call *c = NULL;
+  if (nmem < 1 || nmem > NN_CL_HOST_MEMS) {
+    free(job);
+    return nn_fail("%s: a host function in the queue takes 1 to %d buffers, not %d", what, NN_CL_HOST_MEMS, nmem);
+  }
+  if (!(c = nn_alloc(sizeof *c, what))) {
+    free(job);
+    return -1;
+  }
+  *c = (host_call){.fn = fn, .job = job, .nmem = nmem};
+  host_step run = {c, -1, {NULL}};
+  cl_mem roots[NN_CL_HOST_MEMS];
+  const void *locs[NN_CL_HOST_MEMS];
+  cl_uint nroots = 0;
+  cl_int st = CL_SUCCESS;
+  for (int i = 0; i < nmem && st == CL_SUCCESS; i++) {
+    cl_mem parent = NULL;
+    st = clGetMemObjectInfo(mem[i], CL_MEM_ASSOCIATED_MEMOBJECT, sizeof parent, &parent, NULL);
+    if (st == CL_SUCCESS) st = clGetMemObjectInfo(mem[i], CL_MEM_OFFSET, sizeof c->origin[i], &c->origin[i], NULL);
+    cl_mem root = parent ? parent : mem[i];
+    cl_uint r = 0;
+    while (r < nroots && roots[r] != root) r++;
+    if (r == nroots) {
+      roots[nroots] = run.mem[nroots] = root;
+      locs[nroots] = &run.mem[nroots];
+      nroots++;
+    }
+    c->root_of[i] = (int)r;
+  }
+  cl_uint bound = 0;
+  while (st == CL_SUCCESS && bound < nroots) {
+    host_step bind = {c, (int)bound, {roots[bound]}};
+    const void *loc = &bind.mem[0];
+    st = clEnqueueNativeKernel(cl->queue, host_step_run, &bind, sizeof bind, 1, &roots[bound], &loc, 0, NULL, NULL);
+    if (st == CL_SUCCESS) bound++;
+  }
+  if (st == CL_SUCCESS)
+    st = clEnqueueNativeKernel(cl->queue, host_step_run, &run, sizeof run, nroots, roots, locs, 0, NULL, event);
+  if (st == CL_SUCCESS) return 0;
+  /* Binds already queued write into the call: let them run before freeing it. */
+  if (bound > 0) clFinish(cl->queue);
+  free(job);
+  free(c);
+  return nn_fail("%s: host function in the queue: %s (%d)", what, nn_cl_error_name(st), st);
+}

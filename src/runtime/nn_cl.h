@@ -152,4 +152,19 @@ int nn_cl_run1d(nn_cl *cl, cl_kernel kernel, size_t global, size_t local, const 
 int nn_cl_run2d(nn_cl *cl, cl_kernel kernel, const size_t global[2], const size_t local[2],
                 const char *what);
 
+/* ---- host functions in the queue ---- */
+
+/* Whether the device runs host functions as commands of its queue: a CPU device with native
+ * kernels, whose buffers are host memory (PoCL's pthread device). */
+bool nn_cl_runs_host(const nn_cl *cl);
+/* Enqueues fn(job, addr) as a command of the in-order queue (clEnqueueNativeKernel): it runs after
+ * the commands before it and before those after it, with addr[i] the host address of mem[i]'s first
+ * byte (a sub-buffer's origin included), and no host synchronisation. `job` is the caller's malloc'd
+ * block: freed after fn returns, or here on failure. At most NN_CL_HOST_MEMS buffers; the caller
+ * times the launch (nn_cl_launch_begin/end) and passes its event. */
+#define NN_CL_HOST_MEMS 8
+typedef void nn_cl_host_fn(void *job, char *const *addr);
+int nn_cl_enqueue_host(nn_cl *cl, nn_cl_host_fn *fn, void *job, const cl_mem *mem, int nmem, cl_event *event,
+                       const char *what);
+
 #endif

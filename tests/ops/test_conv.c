@@ -24,6 +24,7 @@
 
 #include "nn_base.h"
 #include "nn_cl.h"
+#include "nn_gemm.h"
 #include "nn_ops.h"
 #include "nn_rng.h"
 #include "nn_test.h"
@@ -169,6 +170,18 @@ typedef struct {
   const char *label;
 } conv_ctx;
 
+static size_t cols_floats(const nn_conv_shape *s) {
+  size_t floats = 0;
+  CHECK_OK(nn_conv_cols(cl, s, &floats, "cols"));
+  return floats;
+}
+
+static size_t workspace_floats(const nn_conv_shape *s, nn_conv_part part) {
+  size_t floats = 0;
+  CHECK_OK(nn_conv_workspace(cl, s, part, &floats, "workspace"));
+  return floats;
+}
+
 /* y from x as a graph computes it: the columns, then the product. */
 static void conv_forward(void *p, float *out) {
   conv_ctx *c = p;
@@ -185,11 +198,11 @@ static void test_conv(conv_case cc) {
   int nx = s.n * s.c * s.h * s.w, nw = s.oc * s.c * s.kh * s.kw, ny = s.n * s.oc * s.out_h * s.out_w;
   dev_array x = dev_quarters(nx), w = dev_quarters(nw), b = dev_quarters(s.oc), dy = dev_quarters(ny);
   dev_array y = dev_guarded(ny), dx = dev_guarded(nx), dw = dev_guarded(nw), db = dev_guarded(s.oc);
-  dev_array cols = dev_guarded((int)nn_conv_cols(&s));
+  dev_array cols = dev_guarded((int)cols_floats(&s));
   nn_buffer ws;
-  size_t ws_floats = nn_conv_workspace(&s, NN_CONV_FORWARD);  /* one buffer, large enough for every part */
-  if (nn_conv_workspace(&s, NN_CONV_GRAD_INPUT) > ws_floats) ws_floats = nn_conv_workspace(&s, NN_CONV_GRAD_INPUT);
-  if (nn_conv_workspace(&s, NN_CONV_GRAD_WEIGHT) > ws_floats) ws_floats = nn_conv_workspace(&s, NN_CONV_GRAD_WEIGHT);
+  size_t ws_floats = 1;  /* one buffer, large enough for every part */
+  for (nn_conv_part part = NN_CONV_FORWARD; part <= NN_CONV_GRAD_WEIGHT; part++)
+    if (workspace_floats(&s, part) > ws_floats) ws_floats = workspace_floats(&s, part);
   CHECK_OK(nn_cl_alloc(cl, ws_floats * sizeof(float), "conv workspace", &ws));
   fill_nan(&y), fill_nan(&dx), fill_nan(&dw), fill_nan(&db), fill_nan(&cols);
 
@@ -202,7 +215,7 @@ static void test_conv(conv_case cc) {
   dev_download(cl, &y), dev_download(cl, &dx), dev_download(cl, &dw), dev_download(cl, &db), dev_download(cl, &cols);
   CHECK(guard_intact(&y) && guard_intact(&dx) && guard_intact(&dw) && guard_intact(&db) && guard_intact(&cols),
         "%s: an op wrote past the end of its output", cc.label);
-  bool cols_written = true;  /* im2col writes every element, zeros in the padding */
+  bool cols_written = true;  /* im2col writes every element, zeros in the padding; so does oneDNN's reorder */
   for (int i = 0; i < cols.n; i++) cols_written = cols_written && !isnan(cols.host[i]);
   CHECK(cols_written, "%s: im2col left elements of cols unwritten", cc.label);
 
@@ -253,27 +266,38 @@ static conv_case same_case(const char *label, int n, int c, int hw, int oc, int 
   return (conv_case){label, n, c, hw, hw, oc, k, k, stride, stride, before, before, after, after, true, fd};
 }
 
-static void test_convs(void) {
+/* Every case on the engine NN_CONV selects; the chunking cases only where im2col runs. */
+static void test_convs(const char *engine) {
+  printf("-- convolutions, NN_CONV=%s\n", engine ? engine : "(unset)");
+  if (engine) setenv("NN_CONV", engine, 1);
+  else unsetenv("NN_CONV");
   /* The report's layers; 7 -> 4 pads 1 above and 2 below. */
   test_conv(same_case("4x4 s1 same 28x28 (CNN-1 conv1)", 2, 1, 28, 4, 4, 1, 6));
   test_conv(same_case("4x4 s2 same 28x28 (CNN-1 conv2)", 2, 3, 28, 5, 4, 2, 6));
   test_conv(same_case("4x4 s2 same 14x14 (CNN-1 conv3)", 2, 4, 14, 6, 4, 2, 6));
   test_conv(same_case("4x4 s2 same 7x7 (CNN-5 conv4)", 3, 5, 7, 4, 4, 2, 6));
   test_conv(same_case("3x3 s1 same 28x28 (multi-task)", 2, 3, 28, 4, 3, 1, 6));
-  /* Several GEMM chunks with a partial last one, at the report's channel counts. */
-  nn_conv_shape big = {40, 32, 28, 28, 64, 4, 4, 2, 2, 1, 1, 1, 1, 0, 0};
-  CHECK_OK(nn_conv_shape_infer(&big, "big"));
-  CHECK(nn_conv_workspace(&big, NN_CONV_GRAD_INPUT) < (size_t)big.n * (32 * 16 + 64) * 14 * 14,
-        "the workspace holds the whole batch, so chunking goes untested");
-  test_conv((conv_case){"several chunks, n=40 32->64 28x28 s2", 40, 32, 28, 28, 64, 4, 4, 2, 2, 1, 1, 1, 1, true, 0});
-  /* The forward product and the weight gradient chunk by their (oc, ohw) side alone: 256 channels
-   * of 30x30 outputs make chunks of 18 images, so 24 images take a full and a partial one. */
-  nn_conv_shape wide = {24, 2, 60, 60, 256, 4, 4, 2, 2, 1, 1, 1, 1, 0, 0};
-  CHECK_OK(nn_conv_shape_infer(&wide, "wide"));
-  CHECK(nn_conv_workspace(&wide, NN_CONV_FORWARD) < (size_t)wide.n * 256 * 30 * 30 &&
-            nn_conv_workspace(&wide, NN_CONV_GRAD_WEIGHT) < (size_t)wide.n * 256 * 30 * 30,
-        "the forward workspace holds the whole batch, so its chunking goes untested");
-  test_conv(same_case("forward chunks, n=24 2->256 60x60 s2", 24, 2, 60, 256, 4, 2, 4));
+  /* At the report's channel counts (16 and more: oneDNN's blocked layouts). */
+  test_conv(same_case("CNN-1 conv2 channels, n=3 32->64", 3, 32, 28, 64, 4, 2, 4));
+  test_conv(same_case("CNN-1 conv3 channels, n=2 64->128", 2, 64, 14, 128, 4, 2, 4));
+  test_conv(same_case("20 -> 24 channels (partial blocks)", 2, 20, 9, 24, 3, 2, 4));
+  if (!engine || strcmp(engine, "im2col") == 0) {
+    /* Several GEMM chunks with a partial last one, at the report's channel counts. */
+    nn_conv_shape big = {40, 32, 28, 28, 64, 4, 4, 2, 2, 1, 1, 1, 1, 0, 0};
+    CHECK_OK(nn_conv_shape_infer(&big, "big"));
+    bool im2col = engine != NULL;
+    CHECK(!im2col || workspace_floats(&big, NN_CONV_GRAD_INPUT) < (size_t)big.n * (32 * 16 + 64) * 14 * 14,
+          "the workspace holds the whole batch, so chunking goes untested");
+    test_conv((conv_case){"several chunks, n=40 32->64 28x28 s2", 40, 32, 28, 28, 64, 4, 4, 2, 2, 1, 1, 1, 1, true, 0});
+    /* The forward product and the weight gradient chunk by their (oc, ohw) side alone: 256 channels
+     * of 30x30 outputs make chunks of 18 images, so 24 images take a full and a partial one. */
+    nn_conv_shape wide = {24, 2, 60, 60, 256, 4, 4, 2, 2, 1, 1, 1, 1, 0, 0};
+    CHECK_OK(nn_conv_shape_infer(&wide, "wide"));
+    CHECK(!im2col || (workspace_floats(&wide, NN_CONV_FORWARD) < (size_t)wide.n * 256 * 30 * 30 &&
+                      workspace_floats(&wide, NN_CONV_GRAD_WEIGHT) < (size_t)wide.n * 256 * 30 * 30),
+          "the forward workspace holds the whole batch, so its chunking goes untested");
+    test_conv(same_case("forward chunks, n=24 2->256 60x60 s2", 24, 2, 60, 256, 4, 2, 4));
+  }
   /* Odd geometry. */
   test_conv((conv_case){"5x5 s2 pad 2 (kernel > stride)", 2, 2, 9, 9, 3, 5, 5, 2, 2, 2, 2, 2, 2, true, 6});
   test_conv((conv_case){"3x2 s(2,1) asymmetric pads 5x9", 2, 3, 5, 9, 4, 3, 2, 2, 1, 0, 1, 2, 0, true, 6});
@@ -286,6 +310,29 @@ static void test_convs(void) {
   /* Window columns that only ever see the right/bottom padding. */
   test_conv((conv_case){"4x4 on 3x2, pads only bottom/right", 2, 2, 3, 2, 3, 4, 4, 1, 1, 0, 0, 2, 3, true, 6});
   test_conv((conv_case){"4x4 s2 on 5x3, pads only bottom/right", 2, 2, 5, 3, 2, 4, 4, 2, 2, 0, 0, 3, 3, true, 6});
+}
+
+/* Which engine the default gives CNN-1's second layer: oneDNN's, whose prepared input is x itself
+ * (nn_conv_cols), on a CPU device whose GEMMs run on oneDNN; im2col's columns elsewhere. A bad
+ * NN_CONV is an error that names it. */
+static void test_conv_engines(void) {
+  nn_conv_shape s = {128, 32, 28, 28, 64, 4, 4, 2, 2, 1, 1, 1, 1, 0, 0};
+  CHECK_OK(nn_conv_shape_infer(&s, "conv2"));
+  size_t columns = (size_t)32 * 16 * 128 * 14 * 14, input = (size_t)128 * 32 * 28 * 28;
+  unsetenv("NN_CONV");
+  bool onednn = nn_cl_runs_host(cl) && strcmp(nn_gemm_engine(cl), "oneDNN (native kernel)") == 0;
+  size_t got = cols_floats(&s);
+  CHECK(got == (onednn ? input : columns), "CNN-1 conv2 by default: cols of %zu floats, want %zu (%s)", got,
+        onednn ? input : columns, onednn ? "oneDNN" : "im2col");
+  printf("CNN-1 conv2 runs on %s by default\n", onednn ? "oneDNN" : "im2col + GEMM");
+  setenv("NN_CONV", "im2col", 1);
+  CHECK(cols_floats(&s) == columns, "NN_CONV=im2col: cols of %zu floats", cols_floats(&s));
+  setenv("NN_CONV", "mkldnn", 1);
+  size_t floats;
+  CHECK(nn_conv_cols(cl, &s, &floats, "conv2d 'c2' (cnn.lua:7)") != 0 &&
+            strcmp(nn_error(), "conv2d 'c2' (cnn.lua:7): NN_CONV='mkldnn': use onednn, im2col, or leave it unset") == 0,
+        "message: %s", nn_error());
+  unsetenv("NN_CONV");
 }
 
 static void test_shape_errors(void) {
@@ -629,7 +676,9 @@ int main(void) {
   }
   nn_rng_seed(&rng, 20240605);
   test_shape_errors();
-  test_convs();
+  test_conv_engines();
+  test_convs("im2col");
+  test_convs(NULL);
   test_pools();
   test_bns();
   nn_cl_close(cl);
