@@ -42,7 +42,9 @@ typedef enum nn_opcode {
   NN_DROPOUT,       /* rate from a scalar node; identity in evaluation plans */
   NN_RESHAPE,       /* a view: same storage, another shape */
   NN_IM2COL,        /* x (n,c,h,w) -> its columns (K, n*oh*ow) (nn_conv_cols), the conv's product operand;
-                     * a batched node of K*oh*ow values per image, stored column-major by image */
+                     * a batched node of K*oh*ow values per image, stored column-major by image. Where
+                     * oneDNN runs the conv, it holds x in oneDNN's layout instead (nn_ops_onednn.h),
+                     * sized by nn_conv_cols, and reading it is an error */
   NN_CONV2D,        /* x (n,c,h,w), weight (oc,c,kh,kw), cols (x's NN_IM2COL), bias (oc) */
   NN_POOL2D,        /* max or average */
   NN_BATCHNORM_STATS, /* (x, running_mean, running_var) -> (2, c): mean and invstd, of the batch in training

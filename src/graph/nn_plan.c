@@ -513,6 +513,17 @@ static int check_io(const nn_plan *p, int id, int n, size_t count, const char *o
   if (count != nn_graph_numel(node, n))
     return nn_fail("%s '%s': %zu values for a batch of %d, the node has %zu", op, node->name, count, n,
                    nn_graph_numel(node, n));
+  if (node->op == NN_IM2COL) {
+    /* On oneDNN the node holds x in oneDNN's layout, not the columns its shape describes. */
+    char what[300];
+    nn_graph_describe(p->m->g, id, what, sizeof what);
+    nn_conv_shape s = conv_at(node, p->batch);
+    size_t floats;
+    if (nn_conv_cols(p->m->cl, &s, &floats, what) != 0) return -1;
+    if (floats != nn_graph_numel(node, p->batch))
+      return nn_fail("%s %s: this convolution runs on oneDNN, which keeps its input in a layout of its own, not as "
+                     "columns; run with NN_CONV=im2col to %s the columns", op, what, op);
+  }
   return 0;
 }
 

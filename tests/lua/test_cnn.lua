@@ -57,6 +57,34 @@ local w3 = g:param("rgb.weight", {8, 3, 4, 4})
 err, line = error_of(function() g.c:conv2d(x.id, w3.id, -1, 1, 1, {1, 1, 2, 2}, "rgb", nn.util.where()) end), debug.getinfo(1, "l").currentline
 names_line(err, line, "rgb", "input has 1 channels, weight expects 3", "channel mismatch")
 
+-- A convolution's columns ("<layer>.out.cols") can be read where im2col + GEMM runs it: a 2x2
+-- stride-2 window over a 4x4 image takes every pixel once. Where oneDNN runs it (by default on CPU
+-- devices whose GEMMs run on oneDNN, for the shapes oneDNN has a kernel for, such as CNN-1's
+-- 32 -> 64 channels) there are no columns, and reading them says so.
+local T = require "nn._tensor"
+local function conv_model(c, hw, filters, kernel)
+  local cg = nn.graph()
+  local cx = cg:input("x", {c, hw, hw})
+  return cg:model{inputs = {cx}, outputs = {y = nn.conv2d(cx, filters, kernel, {stride = 2, name = "pair"})}}
+end
+local conv_engine = os.getenv("NN_CONV") or
+  (require("nn._core").device().gemm == "oneDNN (native kernel)" and "onednn" or "im2col")
+if conv_engine == "im2col" then
+  local pixels = {}
+  for i = 1, 16 do pixels[i] = i end
+  local cols = conv_model(1, 4, 2, 2):run(T.from_table(pixels):reshape{1, 1, 4, 4}, {"pair.out.cols"})[1]
+  check.eq(tostring(cols), "nn.Tensor float32 (1, 16)", "columns of a 2x2 stride-2 conv on 4x4")
+  local got = cols:flat()
+  table.sort(got)
+  for i, v in ipairs(got) do got[i] = math.tointeger(v) or v end
+  check.eq(table.concat(got, " "), table.concat(pixels, " "), "the columns hold every pixel once")
+else
+  local m = conv_model(32, 8, 64, 4)
+  err, line = error_of(function() m:run(T.new({2, 32, 8, 8}), {"pair.out.cols"}) end), debug.getinfo(1, "l").currentline
+  names_line(err, line, "pair.out.cols", "this convolution runs on oneDNN, which keeps its input in a layout of its own, not as columns; run with NN_CONV=im2col",
+    "columns on oneDNN")
+end
+
 -- CNN-4 learns: 2,000 training images, 2 epochs of batch 32, 1,000 test images. Measured on the
 -- 2-core CPU (PoCL, OpenBLAS GEMM): test accuracy 0.926 with seed 1, 0.889 and 0.888 with seeds 2
 -- and 3 (subset and initialisation); 11-15 s per fit on a loaded machine. The bar is below them all.
