@@ -21,6 +21,8 @@ struct nn_plan {
   cl_mem *workspace;     /* per node: scratch for convolutions, or NULL */
   bool *owned;           /* per node: value[id] is a sub-buffer this plan releases */
   int *applies;          /* per node: the unary it applies on its way out (fuse_activations), or -1 */
+  int *bias_pair;        /* a conv's weight gradient and bias gradient, made in one launch
+                          * (pair_bias_gradients): each holds the other's id; -1 elsewhere */
   nn_buffer arena;
   size_t arena_bytes;
   int launches;
@@ -72,6 +74,37 @@ static int fuse_activations(nn_plan *p, const bool *target) {
   }
   free(readers);
   return 0;
+}
+
+/* A convolution's bias gradient (dy summed to one value per channel) is made by its weight
+ * gradient's launch, which reads the same dy: oneDNN's backward-weights kernel sums it on the way,
+ * in place of a pass of its own over dy. The bias gradient then runs nothing; its storage is taken
+ * at the weight gradient's step (plan_memory). */
+static bool is_bias_gradient(const nn_node *reduce, const nn_node *grad_weight) {
+  const nn_conv_shape *s = &grad_weight->conv;
+  const int per_channel[4] = {1, s->oc, 1, 1}, dy[4] = {-1, s->oc, s->out_h, s->out_w};
+  return reduce->op == NN_REDUCE_TO && reduce->inputs[0] == grad_weight->inputs[1] &&
+         memcmp(reduce->reduce_dims, per_channel, sizeof per_channel) == 0 && memcmp(reduce->a_dims, dy, sizeof dy) == 0;
+}
+
+static void pair_bias_gradients(nn_plan *p) {
+  const nn_node *nodes = p->m->g->nodes;
+  for (int i = 0; i < p->count; i++) p->bias_pair[i] = -1;
+  for (int k = 0; k < p->norder; k++) {
+    int dw = p->order[k];
+    if (nodes[dw].op != NN_CONV2D_GRAD_WEIGHT) continue;
+    for (int j = k + 1; j < p->norder; j++) {
+      int db = p->order[j];
+      if (p->bias_pair[db] < 0 && is_bias_gradient(&nodes[db], &nodes[dw])) {
+        p->bias_pair[dw] = db, p->bias_pair[db] = dw;
+        break;
+      }
+    }
+  }
+}
+
+static bool made_by_its_pair(const nn_plan *p, const nn_node *n) {
+  return n->op == NN_REDUCE_TO && p->bias_pair[n - p->m->g->nodes] >= 0;
 }
 
 /* Bytes of a node's value at the plan's batch size. */
@@ -200,7 +233,12 @@ static int plan_memory(nn_plan *p, const int *targets, int ntargets) {
         if (nn_conv_cols(p->m->cl, &s, &floats, nn_graph_describe(g, id, what, sizeof what)) != 0) goto done;
         size[id] = floats * sizeof(float);
       }
-      if (arena_take(&a, size[id], id, &offset[id]) != 0) goto done;
+      if (!made_by_its_pair(p, n) && arena_take(&a, size[id], id, &offset[id]) != 0) goto done;
+      int db = p->bias_pair[id];
+      if (n->op == NN_CONV2D_GRAD_WEIGHT && db >= 0) {
+        size[db] = value_bytes(p, &g->nodes[db]);
+        if (arena_take(&a, size[db], db, &offset[db]) != 0) goto done;
+      }
     }
     if (uses_workspace(n)) {
       nn_conv_shape s = conv_at(n, p->batch);
@@ -283,14 +321,16 @@ int nn_plan_compile(nn_model *m, const int *targets, int ntargets, int batch, bo
   p->workspace = nn_calloc((size_t)g->count, sizeof *p->workspace, "plan");
   p->owned = nn_calloc((size_t)g->count, sizeof *p->owned, "plan");
   p->applies = nn_alloc((size_t)g->count * sizeof *p->applies, "plan");
+  p->bias_pair = nn_alloc((size_t)g->count * sizeof *p->bias_pair, "plan");
   bool *target = nn_calloc((size_t)g->count, sizeof *target, "plan");
-  if (!needed || !p->order || !p->value || !p->workspace || !p->owned || !p->applies || !target) goto fail;
+  if (!needed || !p->order || !p->value || !p->workspace || !p->owned || !p->applies || !p->bias_pair || !target) goto fail;
   for (int t = 0; t < ntargets; t++) needed[targets[t]] = target[targets[t]] = true;
   for (int i = g->count - 1; i >= 0; i--)
     if (needed[i])
       for (int k = 0; k < g->nodes[i].ninputs; k++) needed[g->nodes[i].inputs[k]] = true;
   for (int i = 0; i < g->count; i++)
     if (needed[i]) p->order[p->norder++] = i;
+  pair_bias_gradients(p);
   if (fuse_activations(p, target) != 0 || plan_memory(p, targets, ntargets) != 0) goto fail;
   free(needed);
   free(target);
@@ -310,7 +350,7 @@ void nn_plan_free(nn_plan *p) {
     if (p->workspace && p->workspace[i]) clReleaseMemObject(p->workspace[i]);
   }
   nn_cl_free(p->m->cl, &p->arena);
-  free(p->order), free(p->value), free(p->workspace), free(p->owned), free(p->applies);
+  free(p->order), free(p->value), free(p->workspace), free(p->owned), free(p->applies), free(p->bias_pair);
   free(p);
 }
 
@@ -400,6 +440,10 @@ static int run_node(nn_plan *p, int id, int n) {
       return nn_op_binary(cl, (nn_binary)node->kind, in[0], a, in[1], b, y, out, what);
     }
     case NN_REDUCE_TO: {
+      if (made_by_its_pair(p, node)) { /* the weight gradient's launch made it */
+        p->launches--;
+        return 0;
+      }
       int from[4], to[4];
       dims_at(node->a_dims, n, from);
       dims_at(node->reduce_dims, n, to);
@@ -445,7 +489,8 @@ static int run_node(nn_plan *p, int id, int n) {
     }
     case NN_CONV2D_GRAD_WEIGHT: {
       nn_conv_shape s = conv_at(node, n);
-      return nn_op_conv2d_backward_weight(cl, &s, in[0], in[1], y, NULL, p->workspace[id], what);
+      cl_mem dbias = p->bias_pair[id] >= 0 ? p->value[p->bias_pair[id]] : NULL;
+      return nn_op_conv2d_backward_weight(cl, &s, in[0], in[1], y, dbias, p->workspace[id], what);
     }
     case NN_POOL2D: {
       nn_conv_shape s = conv_at(node, n);
@@ -479,7 +524,9 @@ static int run_node(nn_plan *p, int id, int n) {
 /* NN_CHECK=nan: waits for the node and scans its value. */
 static int check_finite(nn_plan *p, int id, int n) {
   const nn_node *node = &p->m->g->nodes[id];
-  if (node->dtype != NN_F32 || node->op == NN_INPUT) return 0;
+  /* A convolution's prepared input holds x's values and padding zeros, checked where x was made
+   * (and on oneDNN not in the node's shape, so it cannot be read as the node). */
+  if (node->dtype != NN_F32 || node->op == NN_INPUT || node->op == NN_IM2COL) return 0;
   size_t count = nn_graph_numel(node, n);
   float *values = nn_alloc(count * sizeof(float), "NN_CHECK");
   if (!values) return -1;

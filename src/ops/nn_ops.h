@@ -171,8 +171,9 @@ int nn_op_conv2d(nn_cl *cl, const nn_conv_shape *s, cl_mem cols, cl_mem w, cl_me
 /* dx (n, c, h, w) from dy (n, oc, out_h, out_w) and w. */
 int nn_op_conv2d_backward_input(nn_cl *cl, const nn_conv_shape *s, cl_mem dy, cl_mem w, cl_mem dx,
                                 cl_mem workspace, const char *what);
-/* dw (oc, c, kh, kw) and dbias (oc) (may be NULL; graphs take it from nn_op_reduce_to, as this
- * does) from x's columns cols (nn_op_im2col) and dy. */
+/* dw (oc, c, kh, kw) and dbias (oc) (may be NULL: dy summed over n, oh, ow; in the same oneDNN
+ * launch where oneDNN runs the weight gradient, else by nn_op_reduce_to) from x's columns cols
+ * (nn_op_im2col) and dy. */
 int nn_op_conv2d_backward_weight(nn_cl *cl, const nn_conv_shape *s, cl_mem cols, cl_mem dy, cl_mem dw, cl_mem dbias,
                                  cl_mem workspace, const char *what);
 

@@ -93,6 +93,18 @@ static int onednn_part(nn_cl *cl, const nn_conv_shape *s, nn_conv_part part, boo
   return 0;
 }
 
+/* oneDNN's weight gradient of s that computes the bias gradient as well, or *out = NULL where oneDNN
+ * has none on the layout that `plain` (the weight gradient without it) reads: the bias gradient is
+ * then a launch of its own. */
+static int onednn_bias_gradient(const nn_conv_shape *s, const nn_onednn_conv *plain, const nn_onednn_conv **out,
+                                const char *what) {
+  *out = NULL;
+  const nn_onednn_conv *c;
+  if (nn_onednn_conv_get(&(nn_onednn_key){*s, NN_CONV_GRAD_WEIGHT, true, false}, &c, what) != 0) return -1;
+  if (c && nn_onednn_same_source(c, plain)) *out = c;
+  return 0;
+}
+
 /* ---- geometry ---- */
 
 int nn_conv_shape_infer(nn_conv_shape *s, const char *what) {
@@ -149,10 +161,14 @@ static int conv_chunk(const nn_conv_shape *s, nn_conv_part part) {
 }
 
 int nn_conv_workspace(nn_cl *cl, const nn_conv_shape *s, nn_conv_part part, size_t *floats, const char *what) {
-  const nn_onednn_conv *c;
-  if (onednn_part(cl, s, part, true, false, &c, what) != 0) return -1;
-  *floats = c ? (nn_onednn_workspace(c) + sizeof(float) - 1) / sizeof(float)
-              : (size_t)conv_chunk(s, part) * conv_image_floats(s, part);
+  /* The forward with a bias (the one that prepares the input); the weight gradient with or without
+   * the bias gradient, whichever needs more. */
+  const nn_onednn_conv *c, *with_bias = NULL;
+  if (onednn_part(cl, s, part, part == NN_CONV_FORWARD, false, &c, what) != 0) return -1;
+  if (c && part == NN_CONV_GRAD_WEIGHT && onednn_bias_gradient(s, c, &with_bias, what) != 0) return -1;
+  size_t bytes = c ? nn_onednn_workspace(c) : 0;
+  if (with_bias && nn_onednn_workspace(with_bias) > bytes) bytes = nn_onednn_workspace(with_bias);
+  *floats = c ? (bytes + sizeof(float) - 1) / sizeof(float) : (size_t)conv_chunk(s, part) * conv_image_floats(s, part);
   return 0;
 }
 
@@ -308,6 +324,13 @@ int nn_op_conv2d_backward_weight(nn_cl *cl, const nn_conv_shape *s, cl_mem cols,
       onednn_part(cl, s, NN_CONV_GRAD_WEIGHT, false, false, &direct, what) != 0)
     return -1;
   if (direct) {
+    const nn_onednn_conv *with_bias = NULL;
+    if (dbias && (check_size(dbias, (size_t)s->oc, "bias gradient", "the convolution writes", what) != 0 ||
+                  onednn_bias_gradient(s, direct, &with_bias, what) != 0))
+      return -1;
+    if (with_bias)
+      return nn_onednn_enqueue(cl, with_bias, false, (cl_mem[]){cols, dy, dw, workspace ? workspace : dw, dbias}, 5,
+                               what);
     if (nn_onednn_enqueue(cl, direct, false, (cl_mem[]){cols, dy, dw, workspace ? workspace : dw}, 4, what) != 0) return -1;
   } else if (weight_gradient_gemms(cl, s, cols, dy, dw, workspace, what) != 0) {
     return -1;

@@ -13,7 +13,8 @@
  *                                      forward and the weight gradient alike
  *   forward                            w -> its layout; conv (+ bias, + ReLU as a post-op); -> y (NCHW)
  *   input gradient                     dy, w -> their layouts; conv backward data; -> dx (NCHW)
- *   weight gradient                    dy -> its layout; conv backward weights; -> dw (OIHW)
+ *   weight gradient                    dy -> its layout; conv backward weights (+ the bias gradient);
+ *                                      -> dw (OIHW)
  * The converted operands live in the part's workspace, which the graph plans like any other.
  *
  * Which. A part runs here only if oneDNN offers a real kernel for it: an implementation whose name
@@ -170,8 +171,9 @@ static int build(nn_onednn_conv *c, const char *what) {
                                                  pad_l, pad_r) != dnnl_success ||
         dnnl_primitive_desc_create(&pd, &d, attr, engine, hint) != dnnl_success)
       pd = NULL;
-  } else if (dnnl_convolution_backward_weights_desc_init(&d, dnnl_convolution_direct, &any[0], &any[1], NULL,
-                                                         &any[2], strides, pad_l, pad_r) != dnnl_success ||
+  } else if (dnnl_convolution_backward_weights_desc_init(&d, dnnl_convolution_direct, &any[0], &any[1],
+                                                         k->bias ? &c->bias : NULL, &any[2], strides, pad_l,
+                                                         pad_r) != dnnl_success ||
              dnnl_primitive_desc_create(&pd, &d, attr, engine, hint) != dnnl_success) {
     pd = NULL;
   }
@@ -231,7 +233,9 @@ int nn_onednn_conv_get(const nn_onednn_key *key, const nn_onednn_conv **out, con
   nn_onednn_key k;
   memset(&k, 0, sizeof k); /* the key is compared bytewise: no stray padding */
   k.s = key->s, k.part = key->part, k.bias = key->bias, k.relu = key->relu;
-  if (k.part != NN_CONV_FORWARD) k.relu = false, k.bias = false; /* the backward parts do not depend on them */
+  /* The input gradient depends on neither; the weight gradient computes the bias gradient when asked. */
+  if (k.part != NN_CONV_FORWARD) k.relu = false;
+  if (k.part == NN_CONV_GRAD_INPUT) k.bias = false;
   pthread_mutex_lock(&lock);
   nn_onednn_conv *c = convs;
   while (c && memcmp(&c->key, &k, sizeof k) != 0) c = c->next;
@@ -299,7 +303,7 @@ static void run_reorder(const nn_onednn_conv *c, void *scratch, dnnl_primitive_t
 }
 
 /* addr, by part: prepare (x, prepared); forward (prepared, w, bias or y, y, ws); input gradient
- * (dy, w, dx, ws); weight gradient (prepared, dy, dw, ws). */
+ * (dy, w, dx, ws); weight gradient (prepared, dy, dw, ws[, dbias]). */
 static void conv_run(void *p, char *const *addr) {
   const conv_job *job = p;
   const nn_onednn_conv *c = job->c;
@@ -338,10 +342,10 @@ static void conv_run(void *p, char *const *addr) {
       char *ws = addr[3];
       void *dy = c->to_dst ? ws + c->at_dst : addr[1], *dw = c->from_wei ? ws + c->at_wei : addr[2];
       if (c->to_dst) run_reorder(c, ws + c->at_scratch, c->to_dst, &c->y, addr[1], &c->dst, dy);
-      const int kinds[3] = {DNNL_ARG_SRC, DNNL_ARG_DIFF_DST, DNNL_ARG_DIFF_WEIGHTS};
-      const dnnl_memory_desc_t *mds[3] = {&c->src, &c->dst, &c->wei};
-      void *ptrs[3] = {addr[0], dy, dw};
-      execute(c, ws + c->at_scratch, c->conv, 3, kinds, mds, ptrs);
+      const int kinds[4] = {DNNL_ARG_SRC, DNNL_ARG_DIFF_DST, DNNL_ARG_DIFF_WEIGHTS, DNNL_ARG_DIFF_BIAS};
+      const dnnl_memory_desc_t *mds[4] = {&c->src, &c->dst, &c->wei, &c->bias};
+      void *ptrs[4] = {addr[0], dy, dw, c->key.bias ? addr[4] : NULL};
+      execute(c, ws + c->at_scratch, c->conv, c->key.bias ? 4 : 3, kinds, mds, ptrs);
       if (c->from_wei) run_reorder(c, ws + c->at_scratch, c->from_wei, &c->wei, dw, &c->w, addr[2]);
       return;
     }

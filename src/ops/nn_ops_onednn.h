@@ -10,8 +10,8 @@
 #include "nn_cl.h"
 #include "nn_ops.h"
 
-/* One part of one convolution: the shape (n included), the part, and for the forward whether it
- * adds a bias and applies a ReLU. */
+/* One part of one convolution: the shape (n included), the part, for the forward whether it adds a
+ * bias and applies a ReLU, for the weight gradient whether it computes the bias gradient too. */
 typedef struct nn_onednn_key {
   nn_conv_shape s;
   nn_conv_part part;
@@ -36,7 +36,7 @@ const char *nn_onednn_impl(const nn_onednn_conv *c);
  *   prepare          x (n, c, h, w), prepared
  *   forward          prepared, w (oc, c, kh, kw), bias (oc) or any buffer if none, y (n, oc, oh, ow), workspace
  *   input gradient   dy (n, oc, oh, ow), w, dx (n, c, h, w), workspace
- *   weight gradient  prepared, dy, dw (oc, c, kh, kw), workspace
+ *   weight gradient  prepared, dy, dw (oc, c, kh, kw), workspace[, dbias (oc) if key.bias]
  * The caller has checked every buffer's size. */
 int nn_onednn_enqueue(nn_cl *cl, const nn_onednn_conv *c, bool prepare, const cl_mem *mem, int nmem,
                       const char *what);

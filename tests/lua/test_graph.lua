@@ -219,6 +219,52 @@ do
   check.ok(worst_same == 0, string.format("the fused conv and ReLU give the same values (worst %.2g)", worst_same))
 end
 
+-- ---- a convolution's bias gradient, made by its weight gradient's launch ----
+-- loss = sum(y * r): the bias gradient is r summed per channel. A plan of both gradients makes
+-- the bias gradient in the weight gradient's launch (oneDNN's, on CPU devices: 32 -> 16 channels
+-- have its kernels); plans of either alone run them apart. All three must agree.
+do
+  local gb = nn.graph()
+  local xb = gb:input("x", {32, 7, 7})
+  local yb = nn.conv2d(xb, 16, 3, {name = "cb", stride = 2, padding = "same", bias_init = "uniform"})
+  local rb = gb:input("r", {16, 4, 4})
+  local loss = nn.sum(yb * rb)
+  local mb = gb:model{inputs = {xb, rb}, outputs = {y = yb}}
+  mb:init(4)
+  local grads = gb.c:backward(loss.id, {gb:find("cb.weight").id, gb:find("cb.bias").id})
+  local n = 3
+  local xs, rs = T.new({n, 32, 7, 7}):reshape{-1}, T.new({n, 16, 4, 4}):reshape{-1}
+  for i = 1, xs:numel() do xs:set(math.sin(i * 0.37), i) end
+  for i = 1, rs:numel() do rs:set(math.cos(i * 0.53), i) end
+  local function gradients(targets, needs_x)
+    local plan = mb.c:plan(targets, n, true)
+    if needs_x then plan:write(xb.id, xs:reshape{n, 32, 7, 7}) end
+    plan:write(rb.id, rs:reshape{n, 16, 4, 4})
+    plan:run(n)
+    local out = {}
+    for i, t in ipairs(targets) do out[i] = plan:read(t, n):flat() end
+    return out
+  end
+  local both, dw_alone, db_alone = gradients({grads[1], grads[2]}, true), gradients({grads[1]}, true),
+    gradients({grads[2]}, false) -- the bias gradient alone does not read x
+  local r, want = rs:flat(), {}
+  for ch = 1, 16 do
+    want[ch] = 0
+    for img = 0, n - 1 do
+      for k = 1, 16 do want[ch] = want[ch] + r[img * 256 + (ch - 1) * 16 + k] end
+    end
+  end
+  local worst_db, worst_alone, worst_dw = 0, 0, 0
+  for ch = 1, 16 do
+    worst_db = math.max(worst_db, math.abs(both[2][ch] - want[ch]))
+    worst_alone = math.max(worst_alone, math.abs(db_alone[1][ch] - want[ch]))
+  end
+  for i = 1, #dw_alone[1] do worst_dw = math.max(worst_dw, math.abs(both[1][i] - dw_alone[1][i])) end
+  check.ok(worst_db < 1e-4, string.format("the bias gradient made with the weight gradient is r summed per channel (worst %.2g)", worst_db))
+  check.ok(worst_alone < 1e-4, string.format("the bias gradient on its own, the same (worst %.2g)", worst_alone))
+  check.ok(worst_dw < 1e-4, string.format("the weight gradient with and without the bias gradient agree (worst %.2g)", worst_dw))
+end
+
 -- ---- memory planning ----
 
 -- A deep narrow MLP: values whose lifetimes do not overlap share storage, so the arena is far
